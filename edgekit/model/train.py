@@ -1,0 +1,153 @@
+"""Training recipe: float pre-training -> (BN fold: ACDAE has no BN) -> QAT fine-tuning with
+EMA activation ranges that are frozen for the last QAT epochs.
+
+Windows are drawn afresh every epoch (new records offsets, noise segments, kinds and SNRs),
+which is cheap (the data layer mixes > 20k windows/s) and works as augmentation.
+A checkpoint is written after every epoch, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .acdae import ACDAE, ACDAEConfig
+from .fakequant import freeze_ranges, set_qat
+
+
+@dataclass
+class TrainConfig:
+    float_epochs: int = 12
+    qat_epochs: int = 4
+    freeze_epochs: int = 1  # last QAT epochs run with frozen activation ranges
+    windows_per_epoch: int = 100_000
+    batch: int = 64
+    lr: float = 2e-3
+    qat_lr: float = 2e-4
+    af_weight: float = 0.1  # weight of the AF cross-entropy next to the denoising MSE
+    seed: int = 0
+    threads: int = 2
+    model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
+
+
+def to_model_units(q: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(q.astype(np.float32) / 128.0)
+
+
+def loss_fn(model, noisy, target, af, class_weight, af_weight):
+    den, logits = model(noisy)
+    mse = F.mse_loss(den, target)
+    mask = af >= 0
+    ce = F.cross_entropy(logits[mask], af[mask], weight=class_weight) if mask.any() else den.new_zeros(())
+    return mse + af_weight * ce, mse.detach(), ce.detach()
+
+
+def _epoch_plan(cfg: TrainConfig):
+    plan = [("float", i) for i in range(cfg.float_epochs)] + [("qat", i) for i in range(cfg.qat_epochs)]
+    return plan
+
+
+def train(cfg: TrainConfig, draw_windows: Callable[[int, int], object], out_dir: str | Path,
+          val_windows=None, resume: bool = False, log: Callable[[str], None] = print) -> ACDAE:
+    """Train an ACDAE. draw_windows(n, seed) returns a WindowSet (noisy int8, target, af)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    model = ACDAE(ACDAEConfig.from_dict(cfg.model))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    plan = _epoch_plan(cfg)
+    start, history = 0, []
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        if state["plan_len"] != len(plan):
+            raise ValueError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
+        if state["qat"]:
+            set_qat(model, True)
+        model.load_state_dict(state["model"])
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        opt.load_state_dict(state["opt"])
+        start, history = state["epoch"] + 1, state["history"]
+        log(f"resumed from {ckpt} after epoch {start}/{len(plan)}")
+    for epoch in range(start, len(plan)):
+        phase, i = plan[epoch]
+        if phase == "qat" and not model.qat:
+            set_qat(model, True)
+            _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.qat_lr)
+        if phase == "qat" and i >= cfg.qat_epochs - cfg.freeze_epochs:
+            freeze_ranges(model)
+        lr = _lr(cfg, phase, i)
+        for gpar in opt.param_groups:
+            gpar["lr"] = lr
+        ws = draw_windows(cfg.windows_per_epoch, cfg.seed * 1000 + epoch)
+        stats = _run_epoch(model, opt, ws, cfg, f"{phase} {i + 1}", True)
+        row = {"epoch": epoch + 1, "phase": phase, "lr": lr, **stats}
+        if val_windows is not None:
+            row.update({f"val_{k}": v for k, v in _run_epoch(model, None, val_windows, cfg, "val", False).items()})
+        history.append(row)
+        log(json.dumps(row))
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": model.qat,
+                    "history": history, "plan_len": len(plan)}, ckpt)
+    if not model.qat:  # a float-only run still ends as a quantizable model
+        set_qat(model, True)
+        _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
+    freeze_ranges(model)
+    model.eval()
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    return model
+
+
+def _lr(cfg: TrainConfig, phase: str, i: int) -> float:
+    """Cosine decay within each phase."""
+    n, base = (cfg.float_epochs, cfg.lr) if phase == "float" else (cfg.qat_epochs, cfg.qat_lr)
+    return float(base * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * i / max(n, 1)))))
+
+
+@torch.no_grad()
+def _calibrate(model: ACDAE, ws, batch: int) -> None:
+    """Set the EMA ranges from real windows before QAT starts updating weights."""
+    model.train()
+    for s in range(0, len(ws), batch * 4):
+        model(to_model_units(ws.noisy[s : s + batch * 4]))
+
+
+def _run_epoch(model, opt, ws, cfg: TrainConfig, desc: str, training: bool) -> dict:
+    model.train(training)
+    n = len(ws)
+    order = np.random.default_rng(cfg.seed).permutation(n) if training else np.arange(n)
+    af_all = ws.af[ws.af >= 0]
+    pos = max(float((af_all == 1).mean()) if len(af_all) else 0.5, 1e-3)
+    class_weight = torch.tensor([0.5 / (1 - pos), 0.5 / pos], dtype=torch.float32).clamp(max=10.0)
+    tot = {"loss": 0.0, "mse": 0.0, "ce": 0.0}
+    t0 = time.time()
+    steps = 0
+    bar = tqdm(range(0, n, cfg.batch), desc=desc, leave=False, mininterval=2.0, disable=not training)
+    for s in bar:
+        idx = order[s : s + cfg.batch]
+        noisy = to_model_units(ws.noisy[idx])
+        target = torch.from_numpy(ws.target[idx].astype(np.float32) / 128.0)
+        af = torch.from_numpy(ws.af[idx].astype(np.int64))
+        with torch.set_grad_enabled(training):
+            loss, mse, ce = loss_fn(model, noisy, target, af, class_weight, cfg.af_weight)
+        if training:
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        tot["loss"] += float(loss)
+        tot["mse"] += float(mse)
+        tot["ce"] += float(ce)
+        steps += 1
+        if training and steps % 50 == 0:
+            bar.set_postfix(loss=f"{tot['loss'] / steps:.4f}")
+    out = {k: v / max(steps, 1) for k, v in tot.items()}
+    out["windows_per_s"] = n / max(time.time() - t0, 1e-9)
+    return out
