@@ -55,8 +55,10 @@ def _epoch_plan(cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, draw_windows: Callable[[int, int], object], out_dir: str | Path,
-          val_windows=None, resume: bool = False, log: Callable[[str], None] = print) -> ACDAE:
-    """Train an ACDAE. draw_windows(n, seed) returns a WindowSet (noisy int8, target, af)."""
+          val_windows=None, resume: bool = False, log: Callable[[str], None] = print,
+          on_float_done: Callable[[ACDAE], None] | None = None) -> ACDAE:
+    """Train an ACDAE. draw_windows(n, seed) returns a WindowSet (noisy int8, target, af).
+    on_float_done(model) is called once with the float model before QAT starts."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -80,6 +82,8 @@ def train(cfg: TrainConfig, draw_windows: Callable[[int, int], object], out_dir:
     for epoch in range(start, len(plan)):
         phase, i = plan[epoch]
         if phase == "qat" and not model.qat:
+            if on_float_done is not None:
+                on_float_done(model)
             set_qat(model, True)
             _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
             opt = torch.optim.Adam(model.parameters(), lr=cfg.qat_lr)
@@ -98,6 +102,8 @@ def train(cfg: TrainConfig, draw_windows: Callable[[int, int], object], out_dir:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": model.qat,
                     "history": history, "plan_len": len(plan)}, ckpt)
     if not model.qat:  # a float-only run still ends as a quantizable model
+        if on_float_done is not None:
+            on_float_done(model)
         set_qat(model, True)
         _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
     freeze_ranges(model)
@@ -142,7 +148,7 @@ def _run_epoch(model, opt, ws, cfg: TrainConfig, desc: str, training: bool) -> d
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        tot["loss"] += float(loss)
+        tot["loss"] += float(loss.detach())
         tot["mse"] += float(mse)
         tot["ce"] += float(ce)
         steps += 1

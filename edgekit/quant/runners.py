@@ -1,0 +1,77 @@
+"""One interface over the three forms of a trained model: float, QAT fake-quant, integer.
+
+Each runner maps int8 windows (N, C, W) to (denoised in input units (float), logits (float),
+int8 outputs or None). Input units = the int8 input's units (1 LSB of the normalized window).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..model.acdae import ACDAE, ACDAEConfig, INPUT_SCALE
+from ..model.fakequant import freeze_ranges, set_qat
+from . import reference
+from .format import read_sidecar
+from .onnx_import import load_intgraph
+
+
+def load_torch(model_dir: str | Path, which: str) -> ACDAE:
+    """which = 'float' (float pre-trained weights) or 'qat' (fine-tuned, fake-quant on)."""
+    model_dir = Path(model_dir)
+    meta = read_sidecar(model_dir / "model.onnx") or json.loads((model_dir / "model.json").read_text())
+    model = ACDAE(ACDAEConfig.from_dict(meta["config"]))
+    if which == "qat":
+        set_qat(model, True)
+        freeze_ranges(model)
+    path = model_dir / f"{which}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: scripts/train.py writes float.pt and qat.pt next to model.onnx")
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
+
+
+@torch.no_grad()
+def run_torch(model: ACDAE, x: np.ndarray, batch: int = 512):
+    dens, logits, dq, lq = [], [], [], []
+    for s in range(0, len(x), batch):
+        d, l = model(torch.from_numpy(x[s : s + batch].astype(np.float32) * INPUT_SCALE))
+        dens.append(d.numpy() / INPUT_SCALE)
+        logits.append(l.numpy())
+        if model.qat:
+            (ds, dz), (ls, lz) = model.dec[0].oq.qparams(), model.fc2.oq.qparams()
+            dq.append(torch.round(d / ds).numpy().astype(np.int64) + int(dz))
+            lq.append(torch.round(l / ls).numpy().astype(np.int64) + int(lz))
+    ints = (np.concatenate(dq).astype(np.int8), np.concatenate(lq).astype(np.int8)) if model.qat else None
+    return np.concatenate(dens), np.concatenate(logits), ints
+
+
+class IntModel:
+    """The integer reference on the frozen ONNX model, with dequantized views."""
+
+    def __init__(self, onnx_path: str | Path):
+        self.graph = load_intgraph(onnx_path)
+        self.den_name, self.logit_name = self.graph.outputs[:2]
+
+    def dequant(self, name, q):
+        t = self.graph.tensors[name]
+        return (q.astype(np.float64) - t.zero_point) * t.scale
+
+    def __call__(self, x: np.ndarray):
+        out = reference.run(self.graph, x)
+        d, l = out[self.den_name], out[self.logit_name]
+        return self.dequant(self.den_name, d) / INPUT_SCALE, self.dequant(self.logit_name, l), (d, l)
+
+
+def run_onnxruntime(onnx_path: str | Path, x: np.ndarray):
+    """onnxruntime on the QDQ model (batch 1, one window at a time): int8 (denoised, logits)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    outs = [sess.run(None, {name: x[i : i + 1]}) for i in range(len(x))]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Train the ACDAE (float pre-training, then QAT) and export the frozen int8 model.
+
+    python scripts/train.py --out models/acdae            # the shipped model
+    python scripts/train.py --out build/tiny --tiny       # a one-minute smoke run
+    python scripts/train.py --out models/acdae --resume   # continue after an interruption
+
+Writes OUT/model.onnx + model.json (frozen int8 QDQ model and sidecar), float.pt and qat.pt
+(torch weights for evaluation), train.log, history.json, checkpoint.pt (removed at the end).
+"""
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
+from edgekit.model.acdae import ACDAEConfig  # noqa: E402
+from edgekit.model.train import TrainConfig, train  # noqa: E402
+from edgekit.quant.export import export_model  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", help="PhysioNet data directory (default: $EDGEKIT_DATA or ../shared/data)")
+    p.add_argument("--out", default="models/acdae")
+    p.add_argument("--name", default="acdae")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float-epochs", type=int, default=TrainConfig.float_epochs)
+    p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
+    p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
+    p.add_argument("--widths", default="16,32,32", help="encoder widths, comma separated")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
+    a = p.parse_args(argv)
+
+    data_dir = resolve_data_dir(a.data_dir)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model_cfg = ACDAEConfig(widths=tuple(int(w) for w in a.widths.split(",")))
+    cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
+                      seed=a.seed, model=model_cfg.to_dict())
+    if a.tiny:
+        cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048
+    split = split_records(data_dir, seed=a.seed)
+    log_file = (out / "train.log").open("a")
+
+    def log(msg: str):
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    log(f"data {data_dir}; train records {split['train']}; val {split['val']}; test {split['test']}")
+    log(f"config {json.dumps(asdict(cfg))}")
+    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed)  # noqa: E731
+    val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
+    t0 = time.time()
+    model = train(cfg, draw, out, val_windows=val, resume=a.resume, log=log,
+                  on_float_done=lambda m: torch.save(m.state_dict(), out / "float.pt"))
+    torch.save(model.state_dict(), out / "qat.pt")
+    path = export_model(model, out, name=a.name, extra={"training": {"seconds": round(time.time() - t0, 1),
+                                                                     "split": split, "seed": a.seed,
+                                                                     "config": asdict(cfg)}})
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

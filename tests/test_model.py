@@ -1,0 +1,98 @@
+"""The ACDAE, QAT, export and import: shapes, a tiny training run, format errors."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
+from edgekit.model.fakequant import set_qat
+from edgekit.model.train import TrainConfig, train
+from edgekit.quant import reference
+from edgekit.quant.export import build_onnx, export_model
+from edgekit.quant.format import ModelFormatError
+from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
+
+
+class _Windows:
+    """A stand-in WindowSet: noisy = clean sine mixture + noise, AF label from its frequency."""
+
+    def __init__(self, n, seed, w=128):
+        rng = np.random.default_rng(seed)
+        t = np.arange(w)
+        f = rng.choice([0.02, 0.05], n)
+        clean = 60 * np.sin(2 * np.pi * f[:, None, None] * t + rng.uniform(0, 6, (n, 2, 1)))
+        self.target = clean.astype(np.float32)
+        self.noisy = np.clip(np.rint(clean + rng.normal(0, 25, clean.shape)), -128, 127).astype(np.int8)
+        self.af = (f > 0.03).astype(np.int8)
+
+    def __len__(self):
+        return len(self.af)
+
+
+SMALL = ACDAEConfig(window=128, widths=(8, 8), strides=(2, 2), kernel=5, dec_kernel=4, head_hidden=4)
+
+
+def test_transpose_padding_upsamples_exactly():
+    for k, s in [(8, 2), (4, 2), (9, 2), (8, 4), (6, 3)]:
+        pad, op = transpose_padding(k, s)
+        assert (10 - 1) * s - 2 * pad + k + op == 10 * s
+
+
+def test_tiny_training_lowers_the_loss(tmp_path):
+    cfg = TrainConfig(float_epochs=3, qat_epochs=1, freeze_epochs=1, windows_per_epoch=1024, batch=32,
+                      lr=3e-3, model=SMALL.to_dict())
+    logs = []
+    model = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path, log=logs.append)
+    hist = [json.loads(line) for line in logs]
+    assert hist[-2]["mse"] < 0.6 * hist[0]["mse"], hist
+    assert model.qat
+    # resume: a finished run has nothing left to do but still yields the same model
+    again = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path, resume=True, log=logs.append)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def _random_qat_model(cfg=SMALL, seed=0):
+    torch.manual_seed(seed)
+    m = ACDAE(cfg)
+    set_qat(m, True)
+    m.train()
+    for _ in range(5):
+        m(torch.randn(16, cfg.in_channels, cfg.window) * 0.3)
+    return m.eval()
+
+
+def test_export_is_checker_clean_and_reference_agrees_with_qat(tmp_path):
+    m = _random_qat_model()
+    path = export_model(m, tmp_path)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    g = load_intgraph(path)
+    x = np.random.default_rng(0).integers(-100, 100, (64, 2, SMALL.window)).astype(np.int8)
+    out = reference.run(g, x)
+    with torch.no_grad():
+        d, _ = m(torch.from_numpy(x.astype(np.float32) / 128))
+    s, z = m.dec[0].oq.qparams()
+    d_qat = torch.round(d / s).numpy().astype(np.int64) + int(z)
+    diff = np.abs(d_qat - out["denoised"])
+    assert diff.max() <= 2 and (diff == 0).mean() >= 0.98
+
+
+def test_unknown_format_version_is_refused(tmp_path):
+    m = build_onnx(_random_qat_model())
+    onnx.helper.set_model_props(m, {"edgekit_format": "edgekit-model", "edgekit_format_version": "99"})
+    with pytest.raises(ModelFormatError, match="version '99' is unknown"):
+        load_intgraph(m)
+
+
+def test_unsupported_op_names_node_and_supported_list():
+    m = build_onnx(_random_qat_model())
+    m.graph.node[3].op_type = "Tanh"
+    with pytest.raises(UnsupportedModelError, match=r"\(Tanh\).*Supported ops: QuantizeLinear"):
+        load_intgraph(m)
+
+
+def test_missing_model_file_says_how_to_make_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="scripts/train.py"):
+        load_intgraph(tmp_path / "nope.onnx")
