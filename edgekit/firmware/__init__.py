@@ -1,1 +1,1 @@
-"""edgekit.firmware"""
+"""edgekit.firmware: target/board definitions (targets), firmware build (build), stub model twin."""

@@ -1,0 +1,111 @@
+"""Run a firmware ELF on a QEMU board; a context manager that yields a byte link.
+
+    with QemuRunner("mps2-an500", elf) as q:       # serial="socket" (default) or "pty"
+        dev = Device(q.link); dev.sync(); ...
+
+Timing: always ``-icount shift=N,align=off,sleep=off`` (N from the board file, 7 by default), so
+instruction counts are exact and identical run to run. Serial: ``-chardev socket,...,port=0,
+server=on,wait=on`` (QEMU picks a free port, prints it, and does not start the guest before we
+connect: no race, no lost bytes) or ``-serial pty`` (opened with plain serial.Serial). QEMU runs
+in its own session with a parent-death signal and its process group is always killed on exit.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from edgekit.firmware.targets import Board, load_board
+
+from .link import SerialLink
+from .proc import kill_group, spawn
+
+
+class QemuError(RuntimeError):
+    pass
+
+
+class QemuMissingError(QemuError):
+    pass
+
+
+def qemu_command(board: Board, elf, serial: str = "socket") -> list[str]:
+    q = board.qemu
+    if not q:
+        raise QemuError(f"board {board.name} is not a QEMU board (kind={board.kind})")
+    binary = shutil.which(q["binary"])
+    if binary is None:
+        raise QemuMissingError(f"{q['binary']} not found (board {board.name}); install it with: "
+                               f"sudo apt-get install --no-install-recommends {q['apt_package']}")
+    cmd = [binary, "-M", q["machine"], *q.get("args", []), "-nodefaults", "-display", "none",
+           "-monitor", "none", "-icount", f"shift={q.get('icount_shift', 7)},align=off,sleep=off",
+           "-kernel", str(elf)]
+    if serial == "socket":
+        cmd += ["-chardev", "socket,id=s0,host=127.0.0.1,port=0,server=on,wait=on,nodelay=on",
+                "-serial", "chardev:s0"]
+    elif serial == "pty":
+        cmd += ["-serial", "pty"]
+    else:
+        raise ValueError(f"serial must be 'socket' or 'pty', not {serial!r}")
+    return cmd
+
+
+class QemuRunner:
+    def __init__(self, board, elf, serial: str = "socket", start_timeout: float = 10.0):
+        self.board = load_board(board) if isinstance(board, str) else board
+        self.elf, self.serial, self.start_timeout = Path(elf), serial, start_timeout
+        self.proc = None
+        self.link = None
+        self.log_path: Path | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def __enter__(self) -> "QemuRunner":
+        cmd = qemu_command(self.board, self.elf, self.serial)
+        # QEMU's output goes to a file, not a pipe: nobody has to keep draining it.
+        log = tempfile.NamedTemporaryFile(prefix=f"qemu-{self.board.name}-", suffix=".log", delete=False)
+        self.log_path = Path(log.name)
+        self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        try:
+            if self.serial == "socket":
+                port = self._wait_for(r"tcp:127\.0\.0\.1:(\d+)")
+                self.link = SerialLink.from_url(f"socket://127.0.0.1:{port}")
+            else:
+                self.link = SerialLink.open_port(self._wait_for(r"char device redirected to (/dev/pts/\d+)"))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_for(self, pattern: str) -> str:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            m = re.search(pattern, text)
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                raise QemuError(f"QEMU exited with {self.proc.returncode}: {text.strip()}")
+            time.sleep(0.005)
+        raise QemuError(f"QEMU did not report its serial port within {self.start_timeout} s")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def __exit__(self, *exc) -> None:
+        if self.link is not None:
+            try:
+                self.link.close()
+            except Exception:
+                pass
+            self.link = None
+        if self.proc is not None:
+            kill_group(self.proc)
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+/* Host board: the firmware runs as a normal process; nothing to start. */
