@@ -16,7 +16,7 @@ from edgekit.firmware import stub_model
 from edgekit.firmware.build import CALIB_MODEL_DIR
 from edgekit.harness import protocol as P
 from edgekit.harness import qemu as Q
-from edgekit.harness.device import Device, open_device
+from edgekit.harness.device import Device, DeviceErrorReply, open_device
 from edgekit.harness.evaluate import evaluate
 from edgekit.harness.proc import is_alive
 
@@ -167,3 +167,32 @@ def test_missing_qemu_names_apt_package(monkeypatch):
         Q.qemu_command(Q.load_board("virt"), "fw.elf")
     with pytest.raises(Q.QemuMissingError, match="qemu-system-arm"):
         Q.qemu_command(Q.load_board("mps3-an547"), "fw.elf")
+
+
+
+FAULT = """
+#if defined(__arm__)
+    __asm volatile("udf #0");
+#else
+    __asm volatile("unimp");
+#endif
+"""
+
+
+@pytest.mark.parametrize("board,cause", [("mps2-an500", 3), ("virt", 2)])
+def test_cpu_fault_is_reported_not_hung(build_fw, tmp_path, board, cause):
+    """A model that executes an undefined instruction: the trap handler sends a FAULT error
+    (ARM: exception number 3 = HardFault; RISC-V: mcause 2 = illegal instruction)."""
+    model = tmp_path / "fault_model"
+    model.mkdir()
+    stub = stub_model.MODEL_DIR
+    (model / "model.h").write_text((stub / "model.h").read_text())
+    src = (stub / "model.c").read_text()
+    marker = "    int32_t *acc = (int32_t *)arena;"
+    (model / "model.c").write_text(src.replace(marker, FAULT + marker))
+    with open_device(board, build_fw(board, model).path, timeout=5.0) as dev:
+        t = time.monotonic()
+        with pytest.raises(DeviceErrorReply) as e:
+            dev.infer(np.zeros((2, 512), np.int8))
+    assert (e.value.error.code, e.value.error.detail) == (P.E_FAULT, cause)
+    assert time.monotonic() - t < 2.0

@@ -95,6 +95,8 @@ class Device:
                 # The device rejected a frame we did not send just now: our request may have
                 # been swallowed by a partial frame. Retrying is safe (replies carry seq).
                 raise DeviceDesync(f"device reported {self.errors[-1].name} for seq {f.seq}")
+            if f.type == P.ERROR and self.errors[-1].code == P.E_FAULT:
+                raise DeviceErrorReply(self.errors[-1])  # the firmware crashed: fail now
             if f.seq != seq:
                 continue  # a stale reply
             if f.type == P.ERROR:
@@ -172,7 +174,11 @@ def open_device(board, elf, port: str | None = None, serial: str = "socket", tim
     with runner:
         dev = Device(runner.link, timeout=timeout)
         dev.runner = runner
-        dev.sync()
+        try:
+            dev.sync()
+        except DeviceTimeout as e:
+            out = runner.output() if hasattr(runner, "output") else ""
+            raise DeviceTimeout(f"{board.name}: {e}" + (f"\nQEMU said:\n{out}" if out else "")) from e
         yield dev
 
 

@@ -11,6 +11,7 @@ in its own session with a parent-death signal and its process group is always ki
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -59,7 +60,7 @@ class QemuRunner:
         self.elf, self.serial, self.start_timeout = Path(elf), serial, start_timeout
         self.proc = None
         self.link = None
-        self.log_path: Path | None = None
+        self._log = None
 
     @property
     def pid(self) -> int | None:
@@ -67,11 +68,10 @@ class QemuRunner:
 
     def __enter__(self) -> "QemuRunner":
         cmd = qemu_command(self.board, self.elf, self.serial)
-        # QEMU's output goes to a file, not a pipe: nobody has to keep draining it.
-        log = tempfile.NamedTemporaryFile(prefix=f"qemu-{self.board.name}-", suffix=".log", delete=False)
-        self.log_path = Path(log.name)
-        self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        log.close()
+        # QEMU's output goes to an unlinked temp file, not a pipe: nobody has to keep draining
+        # it, and nothing is left in /tmp even if we are SIGKILLed.
+        self._log = tempfile.TemporaryFile(prefix=f"qemu-{self.board.name}-")
+        self.proc = spawn(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         try:
             if self.serial == "socket":
                 port = self._wait_for(r"tcp:127\.0\.0\.1:(\d+)")
@@ -86,7 +86,7 @@ class QemuRunner:
     def _wait_for(self, pattern: str) -> str:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
+            text = self.output()
             m = re.search(pattern, text)
             if m:
                 return m.group(1)
@@ -96,7 +96,10 @@ class QemuRunner:
         raise QemuError(f"QEMU did not report its serial port within {self.start_timeout} s")
 
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
+        """Everything QEMU printed so far."""
+        if self._log is None:
+            return ""
+        return os.pread(self._log.fileno(), 1 << 20, 0).decode(errors="replace")
 
     def __exit__(self, *exc) -> None:
         if self.link is not None:
@@ -107,5 +110,6 @@ class QemuRunner:
             self.link = None
         if self.proc is not None:
             kill_group(self.proc)
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
