@@ -17,6 +17,9 @@ int port_uart_getc(void);     /* blocks; -1 only on the host board at end of inp
 void port_uart_flush(void);   /* end of a frame (no-op on MCUs) */
 
 void port_counter_init(void);
+/* Called right before each measured run: restarts the counter where that makes
+ * timing deterministic (SysTick: a fixed phase relative to the instruction stream). */
+void port_counter_restart(void);
 /* Monotonic 64-bit value in units of 1/EDGEKIT_COUNT_DEN of a count
  * (instruction, cycle or ns); main.c rounds differences to counts.
  * Wrap handling is the port's job. */

@@ -152,6 +152,7 @@ static void layer_hook(int index)
 static void do_infer(uint8_t seq)
 {
     memset(g_layer_end, 0, sizeof g_layer_end); /* before t0: not part of layer 0 */
+    port_counter_restart();
     uint64_t t0 = port_counter_now();
     int32_t rc = edgekit_model_run(g_input, g_denoised, g_logits, g_arena);
     uint64_t t1 = port_counter_now();

@@ -20,6 +20,8 @@ void port_counter_init(void)
     REG(0xE0001000u) |= 1u;            /* CYCCNTENA */
 }
 
+void port_counter_restart(void) {}
+
 uint64_t port_counter_now(void)
 {
     uint32_t v = REG(0xE0001004u);
@@ -39,6 +41,7 @@ void SysTick_Handler(void) {}
 #define SYST_CVR 0xE000E018u
 #define SCB_ICSR 0xE000ED04u
 #define ICSR_PENDSTSET (1u << 26)
+#define ICSR_PENDSTCLR (1u << 25)
 #define SYSTICK_HANDLER_INSNS 5u
 
 volatile uint32_t edgekit_systick_wraps;
@@ -54,6 +57,20 @@ void port_counter_init(void)
     REG(SYST_RVR) = EDGEKIT_SYSTICK_RELOAD;
     REG(SYST_CVR) = 0;
     REG(SYST_CSR) = 7u; /* ENABLE | TICKINT | CLKSOURCE = CPU clock */
+}
+
+/* Restart SysTick so its tick and wrap phase relative to the instruction stream is
+ * the same for every run: otherwise the phase depends on when the host's bytes
+ * arrived, and a reading next to a wrap can be off by one instruction. */
+void port_counter_restart(void)
+{
+    __asm volatile("cpsid i" ::: "memory");
+    REG(SYST_CVR) = 0;                /* counter := 0, reload on the next tick */
+    REG(SCB_ICSR) = ICSR_PENDSTCLR;
+    edgekit_systick_wraps = 0;
+    while (REG(SYST_CVR) == 0) {      /* wait for the reload, so counting starts at RELOAD */
+    }
+    __asm volatile("cpsie i" ::: "memory");
 }
 
 uint64_t port_counter_now(void)

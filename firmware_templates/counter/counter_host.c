@@ -4,6 +4,7 @@
 #include "edgekit_port.h"
 
 void port_counter_init(void) {}
+void port_counter_restart(void) {}
 
 uint64_t port_counter_now(void)
 {

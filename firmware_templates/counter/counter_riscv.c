@@ -11,6 +11,7 @@
 #endif
 
 void port_counter_init(void) {}
+void port_counter_restart(void) {}
 
 uint64_t port_counter_now(void)
 {
