@@ -34,7 +34,7 @@ def main(argv=None):
     p.add_argument("--float-epochs", type=int, default=TrainConfig.float_epochs)
     p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
-    p.add_argument("--widths", default="16,32,32", help="encoder widths, comma separated")
+    p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     a = p.parse_args(argv)
@@ -42,7 +42,8 @@ def main(argv=None):
     data_dir = resolve_data_dir(a.data_dir)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    model_cfg = ACDAEConfig(widths=tuple(int(w) for w in a.widths.split(",")))
+    widths = tuple(int(w) for w in a.widths.split(","))
+    model_cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths))
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, model=model_cfg.to_dict())
     if a.tiny:

@@ -1,6 +1,7 @@
 """Windows of (noisy int8 input, clean target, AF label) for training and evaluation.
 
-All three builders share one vectorized pipeline (_build): gather clean ADC windows, add noise
+All three builders share one vectorized pipeline (_build): gather clean ADC windows (the
+record without its own baseline drift, see baseline.py), add noise
 at the requested SNR (mixing.mix), scale per window as the device does (scaling.normalize) and
 express the clean signal in the same units (scaling.target).
 
@@ -18,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
+from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
 from .paths import resolve_data_dir
@@ -137,7 +139,7 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts) ->
                 clean = np.empty((len(pos), 2, WINDOW), np.int16)
                 rec_cuts = np.r_[0, np.flatnonzero(ri[1:] != ri[:-1]) + 1, len(pos)]
                 for a, b in zip(rec_cuts[:-1], rec_cuts[1:]):
-                    clean[a:b] = _gather(records[ri[a]].adc, st[a:b])
+                    clean[a:b] = _gather(clean_adc(data_dir, names[ri[a]]), st[a:b])
                 if kind == CLEAN:
                     noisy = clean
                 else:

@@ -27,9 +27,9 @@ GATE_QPARAMS = (1.0 / 256.0, -128)  # sigmoid output in [0, 1) with 256 steps
 class ACDAEConfig:
     in_channels: int = 2
     window: int = 512
-    widths: tuple[int, ...] = (16, 32, 32)
-    kernel: int = 9
-    strides: tuple[int, ...] = (2, 2, 2)
+    widths: tuple[int, ...] = (16, 32, 32, 32)  # 4 levels: the bottleneck sees ~0.7 s, enough
+    kernel: int = 9                              # to tell baseline wander from the ECG
+    strides: tuple[int, ...] = (2, 2, 2, 2)
     dec_kernel: int = 8
     eca_kernel: int = 3
     head_hidden: int = 16

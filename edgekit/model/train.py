@@ -32,6 +32,7 @@ class TrainConfig:
     lr: float = 2e-3
     qat_lr: float = 2e-4
     af_weight: float = 0.1  # weight of the AF cross-entropy next to the denoising MSE
+    af_min_snr_db: float = 6.0  # AF is learned only where the rhythm is still visible
     seed: int = 0
     threads: int = 2
     model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
@@ -141,7 +142,11 @@ def _run_epoch(model, opt, ws, cfg: TrainConfig, desc: str, training: bool) -> d
         idx = order[s : s + cfg.batch]
         noisy = to_model_units(ws.noisy[idx])
         target = torch.from_numpy(ws.target[idx].astype(np.float32) / 128.0)
-        af = torch.from_numpy(ws.af[idx].astype(np.int64))
+        af = ws.af[idx].astype(np.int64)
+        snr = getattr(ws, "snr_db", None)
+        if snr is not None:  # below this SNR the window's rhythm is buried: no AF label
+            af = np.where(np.asarray(snr[idx]) >= cfg.af_min_snr_db, af, -1)
+        af = torch.from_numpy(af)
         with torch.set_grad_enabled(training):
             loss, mse, ce = loss_fn(model, noisy, target, af, class_weight, cfg.af_weight)
         if training:
