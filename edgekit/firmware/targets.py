@@ -7,7 +7,9 @@ API (stable; the compiler uses it too)::
     from edgekit.firmware.targets import load_target, load_board, known_targets, known_boards
     t = load_target("cortex-m7")
     t.toolchain_prefix   # "arm-none-eabi-"  (t.tool("gcc") -> "arm-none-eabi-gcc")
-    t.cflags             # ("-mcpu=cortex-m7", "-mthumb", ...)  arch flags, no -O/-W
+    t.cflags             # ("-mcpu=cortex-m7", "-mthumb", ...)  arch flags, no -O/-W; enough to
+                         #   compile a model.c alone (riscv32 includes --specs=picolibc.specs)
+    t.link_flags, t.libs # what build.py links with (riscv32 links with another -march, see file)
     t.flash_bytes        # budget of the tightest supported real board with this core
     t.ram_bytes          #   (0 = unlimited, host)
     t.default_board      # "mps2-an500"
