@@ -20,7 +20,8 @@ from edgekit.compiler import (AccumulatorOverflowError, HostModel, ModelTooLarge
                               UnknownTargetError, UnsupportedModelError, compile_model)
 from edgekit.compiler.frontend import accumulator_bounds, check_graph
 from edgekit.compiler.names import Namer, sanitize
-from edgekit.compiler.planner import Buffer, MemoryPlan, lifetimes
+from edgekit.compiler.planner import Buffer, MemoryPlan, lifetimes, plan_memory
+from edgekit.compiler.steps import make_steps
 from edgekit.compiler.toolchain import forbidden_symbols, load_target
 from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
 from edgekit.model.fakequant import set_qat
@@ -223,6 +224,25 @@ def test_plan_numbers_of_a_fixed_model(host_builds):
     # the decoder's skip add runs in place over the skip tensor it reads (it dies there)
     assert rep["in_place"]["dec2_skip_q"] == "enc1_eca_out_q"
     assert rep["macs"] == host_builds["w8_16_k5_s4_2"].graph.total_macs
+
+
+def test_no_in_place_over_a_tensor_the_fused_conv_reads():
+    """conv(x) + x: the add is fused into the conv, but must not overwrite x (the conv reads all of it)."""
+    t = {n: TensorInfo(n, (4, 16), "int8") for n in ("inp", "x", "y", "z", "out")}
+    ones = np.ones(4, np.int32)
+    conv = Op("conv1d", "conv", ["x"], ["y"], attrs={"x_zp": 0, "y_zp": 0, "stride": 1, "pad": (1, 1)},
+              params={"w": np.ones((4, 4, 3), np.int8), "bias": ones * 0, "m_pos": ones << 30, "n_pos": ones * 31,
+                      "m_neg": ones << 30, "n_neg": ones * 31})
+    ops = [Op("lut", "pre", ["inp"], ["x"], params={"table": np.arange(-128, 128).astype(np.int8)}), conv,
+           Op("add", "skip", ["y", "x"], ["z"], attrs={"a_zp": 0, "b_zp": 0, "y_zp": 0, "ma": 1 << 30,
+                                                       "mb": 1 << 30, "n": 31}),
+           Op("lut", "post", ["z"], ["out"], params={"table": np.arange(-128, 128).astype(np.int8)})]
+    g = IntGraph("g", ["inp"], ["out"], t, ops)
+    steps = make_steps(g)
+    assert [s.name for s in steps] == ["pre", "conv + skip", "post"] and steps[1].inplace_candidates == []
+    plan = plan_memory(g, steps)
+    assert "z" not in plan.inplace and plan.inplace.get("out") is None
+    assert plan.buffer("x").offset != plan.buffer("z").offset and plan.arena_bytes == 128
 
 
 def test_plan_verify_catches_overlaps():

@@ -68,7 +68,9 @@ def make_steps(graph: IntGraph, fuse: bool = True) -> list[Step]:
                 and y not in graph.outputs and graph.tensors[y].dtype == "int8"):
             other = next(t for t in nxt.inputs if t != y)
             out = nxt.outputs[0]
-            cands = [other] if _same(graph, other, out) else []
+            # in place over the skip operand, unless the conv itself reads it (it reads all of x
+            # for every output, so x must stay intact until the end)
+            cands = [other] if _same(graph, other, out) and other not in op.inputs else []
             steps.append(Step(len(steps), [op, nxt], i, list(op.inputs) + [other], out, cands))
             i += 2
             continue
