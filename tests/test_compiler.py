@@ -273,7 +273,8 @@ def test_generated_c_follows_the_api_and_reads_top_to_bottom(models, host_builds
     assert "fc2_dense(fc1_q, fc2_w, fc2_bias, fc2_m, fc2_n, logits);" in c
     assert re.search(r"\n    dec1_conv_transpose1d\w*\(dec2_skip_q, dec1_w, .*denoised\);", c)
     assert [int(i) for i in re.findall(r"EDGEKIT_HOOK\((\d+)\);", c)] == list(range(len(g.ops)))
-    assert "static const int8_t enc1_w[16 * 2 * 9]" in c and "malloc" not in c
+    dims = " * ".join(map(str, g.ops[0].params["w"].shape))
+    assert f"static const int8_t enc1_w[{dims}] = {{" in c and "malloc" not in c
     # every kernel: plain pointers, const inputs, no TVM runtime, no float
     assert re.search(r"void enc2_conv1d\(const int8_t\* x, const int8_t\* w, const int32_t\* bias, .*int8_t\* y\)", k)
     for bad in ("TVMBackend", "TVMFFI", "DLTensor", "float", "double", "malloc"):
