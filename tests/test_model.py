@@ -73,7 +73,7 @@ def test_export_is_checker_clean_and_reference_agrees_with_qat(tmp_path):
     out = reference.run(g, x)
     with torch.no_grad():
         d, _ = m(torch.from_numpy(x.astype(np.float32) / 128))
-    s, z = m.dec[0].oq.qparams()
+    s, z = m.out_q.qparams()
     d_qat = torch.round(d / s).numpy().astype(np.int64) + int(z)
     diff = np.abs(d_qat - out["denoised"])
     assert diff.max() <= 2 and (diff == 0).mean() >= 0.98

@@ -2,7 +2,8 @@
 
 encoder: per level a strided Conv1d + LeakyReLU, then Efficient Channel Attention (ECA)
 decoder: per level a ConvTranspose1d + LeakyReLU, plus the encoder's output of the same
-         length (additive skip); the last level outputs the denoised two-lead window, linear
+         length (additive skip); the last level is linear and, with `residual`, adds the
+         input itself (the outermost skip), so the decoder learns the noise to take away
 head:    global average pool of the bottleneck -> Linear + LeakyReLU -> Linear -> 2 logits
 
 Every activation passes an ActQuant, every weight a per-channel fake quantizer; with QAT
@@ -27,7 +28,7 @@ GATE_QPARAMS = (1.0 / 256.0, -128)  # sigmoid output in [0, 1) with 256 steps
 class ACDAEConfig:
     in_channels: int = 2
     window: int = 512
-    widths: tuple[int, ...] = (16, 32, 32, 32)  # 4 levels: the bottleneck sees ~0.7 s, enough
+    widths: tuple[int, ...] = (16, 32, 48, 48)  # 4 levels: the bottleneck sees ~0.7 s, enough
     kernel: int = 9                              # to tell baseline wander from the ECG
     strides: tuple[int, ...] = (2, 2, 2, 2)
     dec_kernel: int = 8
@@ -35,6 +36,7 @@ class ACDAEConfig:
     head_hidden: int = 16
     n_classes: int = 2
     leaky_slope: float = 0.125  # 1/8: the negative multiplier stays well inside int32 range
+    residual: bool = True  # the input is the outermost skip: the decoder learns the correction
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -165,12 +167,14 @@ class ACDAE(nn.Module):
                                        transposed=True, leaky=a if i > 0 else None)
                                  for i in range(len(cfg.widths)))
         self.skip_q = nn.ModuleList(ActQuant() for _ in cfg.widths[:-1])
+        self.out_q = ActQuant() if cfg.residual else None
         self.fc1 = QDense(cfg.widths[-1], cfg.head_hidden, leaky=a)
         self.fc2 = QDense(cfg.head_hidden, cfg.n_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (N, C, W) in model units (int8 input / 128). Returns (denoised, logits)."""
-        h, q = self.in_q(x), self.in_q
+        x = h = self.in_q(x)
+        q = self.in_q
         skips = []
         for conv, eca in zip(self.enc, self.eca):
             h = conv(h, q)
@@ -183,6 +187,8 @@ class ACDAE(nn.Module):
             if i > 0:
                 h = self.skip_q[i - 1](h + skips[i - 1][0])
                 q = self.skip_q[i - 1]
+        if self.out_q is not None:
+            h = self.out_q(h + x)
         return h, logits
 
     def layer_table(self) -> str:

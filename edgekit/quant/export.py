@@ -125,14 +125,19 @@ def build_onnx(model: ACDAE, name: str = "acdae") -> onnx.ModelProto:
     flat = g.node("Flatten", [pooled], "head_flat", axis=1)
     _, f1 = _dense(g, "fc1", model.fc1, flat, q)
     _dense(g, "fc2", model.fc2, f1, model.fc1.oq, out_name="logits")
+    x_dq = "input_dq"
     for i in reversed(range(len(model.dec))):
         last = i == 0
-        hq, h = _conv(g, f"dec{i + 1}", model.dec[i], h, q, out_name="denoised" if last else None)
+        out_name = "denoised" if last and not cfg.residual else None
+        hq, h = _conv(g, f"dec{i + 1}", model.dec[i], h, q, out_name=out_name)
         q = model.dec[i].oq
         if not last:
             s = g.node("Add", [h, skips[i - 1]], f"dec{i + 1}_skip_f", name=f"dec{i + 1}_skip")
             _, h = g.qdq(s, model.skip_q[i - 1], f"dec{i + 1}_skip")
             q = model.skip_q[i - 1]
+    if cfg.residual:
+        s = g.node("Add", [h, x_dq], "residual_f", name="residual")
+        g.qdq(s, model.out_q, "residual", "denoised")
     graph = helper.make_graph(
         g.nodes, name,
         [helper.make_tensor_value_info("input", TensorProto.INT8, [1, cfg.in_channels, cfg.window])],

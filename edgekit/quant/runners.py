@@ -41,7 +41,8 @@ def run_torch(model: ACDAE, x: np.ndarray, batch: int = 512):
         dens.append(d.numpy() / INPUT_SCALE)
         logits.append(l.numpy())
         if model.qat:
-            (ds, dz), (ls, lz) = model.dec[0].oq.qparams(), model.fc2.oq.qparams()
+            out_q = model.out_q if model.out_q is not None else model.dec[0].oq
+            (ds, dz), (ls, lz) = out_q.qparams(), model.fc2.oq.qparams()
             dq.append(torch.round(d / ds).numpy().astype(np.int64) + int(dz))
             lq.append(torch.round(l / ls).numpy().astype(np.int64) + int(lz))
     ints = (np.concatenate(dq).astype(np.int8), np.concatenate(lq).astype(np.int8)) if model.qat else None

@@ -1,0 +1,61 @@
+"""The committed model: format, integer reference vs onnxruntime on real windows, metrics."""
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from edgekit.data import evaluation_windows, resolve_data_dir, split_records
+from edgekit.quant.format import read_sidecar
+from edgekit.quant.runners import IntModel, run_onnxruntime
+
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "acdae"
+
+
+@pytest.fixture(scope="module")
+def windows():
+    d = resolve_data_dir()
+    return evaluation_windows(d, split_records(d)["test"], "mixed", 6, per_record=26, seed=3)
+
+
+def test_model_files_are_complete_and_checker_clean():
+    for name in ("model.onnx", "model.json", "float.pt", "qat.pt", "metrics.json", "train.log", "MODEL_CARD.md"):
+        assert (MODEL_DIR / name).exists(), f"models/acdae/{name} is missing: run scripts/train.py and evaluate.py"
+    onnx.checker.check_model(onnx.load(str(MODEL_DIR / "model.onnx")), full_check=True)
+    meta = read_sidecar(MODEL_DIR / "model.onnx")
+    assert meta["version"] == 1 and meta["rounding"] == "half_up"
+
+
+def test_integer_reference_matches_onnxruntime_on_real_windows(windows):
+    x = windows.noisy
+    assert len(x) >= 256
+    _, _, (d_int, l_int) = IntModel(MODEL_DIR / "model.onnx")(x)
+    d_ort, l_ort = run_onnxruntime(MODEL_DIR / "model.onnx", x)
+    diff = np.abs(d_int.astype(int) - d_ort.astype(int))
+    assert (diff == 0).mean() >= 0.99, f"identical {(diff == 0).mean():.5f}"
+    assert diff.max() <= 4
+    assert np.mean(np.argmax(l_int, 1) == np.argmax(l_ort, 1)) >= 0.999 - 1e-12
+
+
+def test_committed_metrics_meet_the_acceptance_bar():
+    m = json.loads((MODEL_DIR / "metrics.json").read_text())
+    d = m["denoise"]
+    for model in ("float", "qat", "int"):
+        for noise in ("bw", "ma", "em", "mixed"):
+            for snr in ("-6", "0", "6", "12", "18", "24"):
+                assert set(d[model][noise][snr]) >= {"snr_imp_db", "rmse", "prd"}
+    assert d["int"]["mixed"]["0"]["snr_imp_db"] >= 10.0
+    for noise in d["int"]:
+        for snr in d["int"][noise]:
+            gap = abs(d["int"][noise][snr]["snr_imp_db"] - d["float"][noise][snr]["snr_imp_db"])
+            assert gap <= 0.5, f"int vs float at {noise} {snr} dB: {gap:.2f} dB"
+    a = m["agreement"]
+    assert a["int_vs_qat"]["identical_fraction"] >= 0.99 and a["int_vs_qat"]["max_lsb"] <= 2
+    assert a["int_vs_qat"]["argmax_agree"] >= 0.999
+    assert a["int_vs_onnxruntime"]["identical_fraction"] >= 0.99 and a["int_vs_onnxruntime"]["max_lsb"] <= 4
+    assert a["int_vs_onnxruntime"]["argmax_agree"] >= 0.999
+    for model in ("float", "qat", "int"):
+        for level in ("window", "segment"):
+            assert set(m["af"][model][level]) >= {"accuracy", "sensitivity", "specificity", "f1"}
+    assert 0.0 < m["af"]["cv5_accuracy"] <= 1.0
