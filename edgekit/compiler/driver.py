@@ -70,7 +70,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | None = None, target
     if build_object:
         toolchain.check_toolchain(tgt)  # fail before the slow part
     model_path = DEFAULT_MODEL if model_path is None else model_path
-    out_dir = Path(out_dir) if out_dir is not None else REPO / "build" / tgt.name
+    out_dir = Path(out_dir).resolve() if out_dir is not None else REPO / "build" / tgt.name  # the toolchain runs in out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 
     fe = frontend.load(model_path)
