@@ -119,8 +119,8 @@ def test_killed_harness_leaves_no_qemu(build_fw, tmp_path):
     """SIGKILL the harness mid-stream: QEMU (own session, parent-death signal) must go too."""
     elf = build_fw("mps2-an500").path
     harness = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "run.py"), "--board", "mps2-an500", "--elf", str(elf),
-         "--windows", "100000", "--no-progress", "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "scripts" / "run.py"), "--board", "mps2-an500", "--model", "stub",
+         "--elf", str(elf), "--windows", "100000", "--no-progress", "--report", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     try:
         line = harness.stdout.readline()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -57,6 +57,7 @@ class EvalResult:
     retried: int = 0
     device_errors: int = 0
     meta: dict = field(default_factory=dict)
+    outputs: list = field(default_factory=list, repr=False)  # (denoised, logits) per window, if kept
 
     @property
     def n(self) -> int:
@@ -115,18 +116,28 @@ def compare(index: int, got, ref) -> WindowResult:
                         list(map(int, logits)))
 
 
-def evaluate(device, windows: Iterable[np.ndarray], reference: Callable, limit: int | None = None,
-             progress: bool = True, desc: str | None = None) -> EvalResult:
-    """Run each window on the device and compare it with ``reference`` bit for bit.
+def evaluate(device, windows: Iterable[np.ndarray], reference: Callable | Sequence, limit: int | None = None,
+             progress: bool = True, desc: str | None = None, keep_outputs: bool = False) -> EvalResult:
+    """Run each window on the device and compare it with the reference bit for bit.
+
+    ``reference`` is a callable ``window -> (denoised, logits)`` or a sequence whose item i is
+    window i's expected ``(denoised, logits)`` (e.g. the integer reference run on the whole batch
+    beforehand). ``keep_outputs`` keeps the device's outputs in ``result.outputs``.
     Wall time covers the link round trips only (the reference runs outside the timer)."""
     hello = device.info or device.hello()
     errors0, retried0 = len(device.errors), device.retried
-    results, wall = [], 0.0
+    results, outputs, wall = [], [], 0.0
+    expected = reference if not callable(reference) else None
+    if limit is None and hasattr(windows, "__len__"):
+        limit = len(windows)
     it = islice(windows, limit) if limit is not None else windows
     for i, w in enumerate(tqdm(it, total=limit, disable=not progress, unit="win",
-                               desc=desc or hello.board)):
+                               desc=desc or hello.board, mininterval=0.5)):
         t = time.perf_counter()
         got = device.infer(w)
         wall += time.perf_counter() - t
-        results.append(compare(i, got, reference(w)))
-    return EvalResult(hello, results, wall, device.retried - retried0, len(device.errors) - errors0)
+        results.append(compare(i, got, expected[i] if expected is not None else reference(w)))
+        if keep_outputs:
+            outputs.append((got.denoised, got.logits))
+    return EvalResult(hello, results, wall, device.retried - retried0, len(device.errors) - errors0,
+                      outputs=outputs)

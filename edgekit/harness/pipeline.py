@@ -1,0 +1,322 @@
+"""One device run, end to end: compile -> firmware -> start the target -> stream real ECG
+windows -> compare with the integer reference bit for bit -> score -> report.
+
+    from edgekit.harness.pipeline import RunConfig, run
+    out = run(RunConfig(target="cortex-m7", windows=200))
+    out.run["bit_exact"], out.paths["json"], out.exit_code
+
+``scripts/run.py`` is the command line around this. Steps (their seconds go to run.json):
+
+1. board: ``--board`` or the target's default QEMU board (riscv32 -> ``virt``, not the 16 KiB
+   HiFive1); a real board needs ``--port`` (with ``--port`` and no ``--board``, the target's
+   only hardware board).
+2. compile: ``edgekit.compiler.compile_model(model, target, REPORT/model)``. The compiler's
+   fit check is against the *target's* budget (its tightest real board). On QEMU the board's
+   own memory is what counts, so a model too large for the target is a warning there
+   (``fits_target: false`` in run.json) and an error only on real hardware.
+3. firmware: ``edgekit.firmware.build.build_firmware(REPORT/model, board, REPORT/firmware)``.
+4. windows: ``workload.ecg_workload`` (held-out test records + NSTDB noise at the SNRs), and
+   the integer reference (``edgekit.quant.reference``) on all of them at once.
+5. stream: ``evaluate`` over the serial link, every output compared bit for bit; the device's
+   model hash must be the ONNX file's.
+6. score: denoising per SNR + AF, from the device's outputs and from the reference's; both
+   must be identical (``metrics_equal_reference``).
+7. report: run.json, report.md, latency_hist.png, layers.png, denoise_example.png.
+
+``model="stub"`` runs the firmware's stub model on random windows (harness checks, no ECG).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..firmware.build import STUB_MODEL_DIR, ElfInfo, build_firmware
+from ..firmware.targets import Board, known_boards, load_board, load_target
+from .device import open_device
+from .evaluate import EvalResult, evaluate
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
+DEFAULT_SNRS = (0.0, 12.0, 24.0)
+
+
+class RunError(RuntimeError):
+    """The run cannot start as asked (bad arguments, model too large for a real board...)."""
+
+
+@dataclass
+class RunConfig:
+    target: str | None = None            # targets/<name>.toml; default: the board's target
+    board: str | None = None             # targets/boards/<name>.toml; default: target's QEMU board
+    port: str | None = None              # serial port of a real board
+    model: str | Path = DEFAULT_MODEL    # ONNX QDQ model, or "stub"
+    windows: int = 200
+    snrs: tuple = DEFAULT_SNRS
+    noise: str = "mixed"                 # mixed | bw | ma | em | none
+    segments: bool = False               # stream whole 8-window segments (segment-level AF)
+    seed: int = 0
+    data_dir: str | None = None
+    report_dir: str | Path | None = None  # default out/<target>
+    elf: str | Path | None = None        # skip compile + build, run this firmware
+    serial: str = "socket"               # QEMU serial: socket | pty
+    progress: bool = True
+    timeout: float = 10.0                # per request
+
+
+@dataclass
+class RunOutcome:
+    run: dict                            # what run.json holds
+    result: EvalResult
+    paths: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.run["all_bit_exact"] and self.run.get("metrics_equal_reference", True) else 1
+
+
+def qemu_board_for(target: str) -> str:
+    """The target's default board if it is a QEMU board, else the first QEMU board for it."""
+    t = load_target(target)
+    if t.default_board in known_boards() and load_board(t.default_board).kind in ("qemu", "host"):
+        return t.default_board
+    for name in known_boards():
+        b = load_board(name)
+        if b.target == target and b.kind == "qemu":
+            return name
+    raise RunError(f"no QEMU board for target {target!r} in targets/boards")
+
+
+def resolve_board(target: str | None, board: str | None, port: str | None) -> Board:
+    if board is None:
+        if target is None:
+            raise RunError("give --target (and optionally --board)")
+        if port:
+            hw = [n for n in known_boards() if load_board(n).target == target and load_board(n).kind == "hardware"]
+            if len(hw) != 1:
+                raise RunError(f"--port needs --board (hardware boards for {target}: {', '.join(hw) or 'none'})")
+            board = hw[0]
+        else:
+            board = qemu_board_for(target)
+    b = load_board(board)
+    if target is not None and b.target != target:
+        raise RunError(f"board {b.name} has target {b.target!r}, not {target!r}")
+    if b.kind == "hardware" and not port:
+        raise RunError(f"board {b.name} is a real board: give its serial port with --port")
+    return b
+
+
+def _board_limits(board: Board) -> tuple[int, int]:
+    """(flash, RAM) bytes of the board's memory map; 0 = unlimited (host)."""
+    m = board.memory
+    return (m["flash"]["length"], m["ram"]["length"]) if m else (0, 0)
+
+
+def compile_for_board(model: Path, board: Board, out_dir: Path, log: Callable) -> dict:
+    """Compile for the board's target; returns the compiler's report plus fit information."""
+    from ..compiler import ModelTooLargeError, check_fits, compile_model
+
+    res = compile_model(model, board.target, out_dir, check_fit=False)
+    rep = dict(res.report)
+    try:
+        check_fits(rep)
+        rep["fits_target"], rep["fit_message"] = True, ""
+    except ModelTooLargeError as e:
+        if board.kind == "hardware":
+            raise RunError(str(e)) from e
+        rep["fits_target"], rep["fit_message"] = False, str(e)
+        log(f"warning: {e}\n         (running on QEMU board {board.name}, whose memory is larger)")
+    flash, ram = _board_limits(board)
+    check_fits({**rep, "target": f"{board.target} on board {board.name}",
+                "target_flash_bytes": flash, "target_ram_bytes": ram})  # the board itself: hard error
+    return rep
+
+
+@dataclass
+class _Model:
+    kind: str                      # "onnx" | "stub"
+    path: Path | None
+    sha256: str
+    int_model: object = None       # edgekit.quant.runners.IntModel
+
+    def reference_outputs(self, x: np.ndarray):
+        """[(denoised, logits)] for each window of the int8 batch x (the integer reference)."""
+        from ..quant import reference
+        out = reference.run(self.int_model.graph, x)
+        den, logits = out[self.int_model.den_name], out[self.int_model.logit_name]
+        return list(zip(den, logits))
+
+
+def _load_model(spec) -> _Model:
+    if str(spec) == "stub":
+        return _Model("stub", None, "57ab0000deadbeef")
+    path = Path(spec)
+    if not path.is_file():
+        hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
+                if path.resolve() == DEFAULT_MODEL else "")
+        raise RunError(f"model {path} not found{hint}")
+    from ..quant.runners import IntModel
+    return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
+
+
+def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
+    t_start = time.perf_counter()
+    secs = {}
+    board = resolve_board(cfg.target, cfg.board, cfg.port)
+    target = board.target
+    out = Path(cfg.report_dir or REPO / "out" / target)
+    out.mkdir(parents=True, exist_ok=True)
+    model = _load_model(cfg.model)
+
+    # 1-3: compile + firmware
+    compile_rep, elf_info = None, None
+    if cfg.elf:
+        elf = Path(cfg.elf)
+    else:
+        t = time.perf_counter()
+        if model.kind == "stub":
+            model_dir = STUB_MODEL_DIR
+        else:
+            model_dir = out / "model"
+            compile_rep = compile_for_board(model.path, board, model_dir, log)
+            log(f"compiled {model.path} for {target}: {compile_rep['macs']:,} MACs, "
+                f"{compile_rep['layers_count']} layers, arena {compile_rep['arena_bytes']:,} B, "
+                f"weights {compile_rep['weights_bytes']:,} B ({compile_rep['seconds']:.1f} s)")
+        secs["compile"] = time.perf_counter() - t
+        t = time.perf_counter()
+        elf_info = build_firmware(model_dir, board, out / "firmware")
+        elf = elf_info.path
+        secs["firmware"] = time.perf_counter() - t
+        log(f"built {elf} for {board.name}: flash {elf_info.flash_bytes:,} B, RAM {elf_info.ram_bytes:,} B")
+
+    # 4: windows + reference
+    t = time.perf_counter()
+    workload = None
+    if model.kind == "stub":  # lazy: the stub's twin is cheap, and a long run starts at once
+        from ..firmware import stub_model
+        x, expected = stub_model.random_windows(cfg.windows, cfg.seed), stub_model.reference
+    else:
+        from .workload import ecg_workload
+        workload = ecg_workload(cfg.windows, cfg.snrs, cfg.noise, cfg.seed, cfg.data_dir, segments=cfg.segments)
+        x = workload.windows.noisy
+        log(f"windows: {workload.describe()}")
+        secs["windows"] = time.perf_counter() - t
+        t = time.perf_counter()
+        expected = model.reference_outputs(x)
+        secs["reference"] = time.perf_counter() - t
+
+    # 5: stream
+    t = time.perf_counter()
+    with open_device(board, elf, port=cfg.port, serial=cfg.serial, timeout=cfg.timeout) as dev:
+        log(f"started {board.kind} pid {getattr(dev.runner, 'pid', None)}")
+        hello = dev.info
+        if hello.model_hash != model.sha256[:16]:
+            raise RunError(f"the firmware runs model {hello.model_name} hash {hello.model_hash}, but "
+                           f"{model.path or 'stub'} hashes to {model.sha256[:16]}: rebuild it (drop --elf)")
+        result = evaluate(dev, x, expected, limit=cfg.windows if workload is None else len(x),
+                          progress=cfg.progress,
+                          keep_outputs=workload is not None, desc=f"{target} {board.name}")
+    secs["stream"] = time.perf_counter() - t
+
+    # 6: score
+    scores = None
+    if workload is not None:
+        from .scoring import onnx_dequant, score
+        dq = onnx_dequant(model.int_model)
+        den_dev = np.stack([o[0] for o in result.outputs])
+        log_dev = np.stack([o[1] for o in result.outputs])
+        scores = {"device": score(workload, den_dev, log_dev, dq),
+                  "reference": score(workload, np.stack([e[0] for e in expected]),
+                                     np.stack([e[1] for e in expected]), dq)}
+    secs["total"] = time.perf_counter() - t_start
+
+    record = build_record(cfg, board, model, compile_rep, elf_info, elf, result, workload, scores, secs)
+    from .report import write_run_report
+    example = _example(workload, result, model) if workload is not None else None
+    paths = write_run_report(record, result, out, example=example)
+    return RunOutcome(record, result, paths)
+
+
+def _example(workload, result: EvalResult, model: _Model) -> dict:
+    """The first window at the lowest input SNR: noisy / clean / device output, in mV."""
+    from ..metrics import MITDB_GAIN
+    from .scoring import onnx_dequant
+
+    ws = workload.windows
+    i = int(np.argmin(np.where(np.isfinite(ws.snr_db), ws.snr_db, np.inf))) if len(ws) else 0
+    scale = (2.0 ** ws.shift[i].astype(np.float64))[:, None] / MITDB_GAIN
+    den = onnx_dequant(model.int_model)("denoised", result.outputs[i][0]).reshape(ws.target[i].shape)
+    return {"index": i, "record": str(ws.record[i]), "start": int(ws.start[i]),
+            "snr_db": float(ws.snr_db[i]), "noise": str(ws.noise[i]),
+            "noisy": ws.noisy[i] * scale, "clean": ws.target[i] * scale, "device": den * scale}
+
+
+def _layers(result: EvalResult, compile_rep: dict | None) -> list[dict]:
+    ops = {l["index"]: l["op"] for l in compile_rep["layers"]} if compile_rep else {}
+    return [{"index": l["index"], "name": l["name"], "op": ops.get(l["index"]), "macs": l["macs"],
+             "count": l["count_p50"], "share": l["share"], "count_per_mac": l["count_per_mac"]}
+            for l in result.layers()]
+
+
+def build_record(cfg, board, model, compile_rep, elf_info: ElfInfo | None, elf, result: EvalResult,
+                 workload, scores, secs) -> dict:
+    h = result.hello
+    lat = result.latency()
+    latency = {"unit": lat.get("unit", h.counter_kind), "p50": lat.get("p50"), "p99": lat.get("p99"),
+               "max": lat.get("max"), "min": lat.get("min"), "mean": lat.get("mean"),
+               "p50_us": lat.get("p50_us"), "p99_us": lat.get("p99_us"), "max_us": lat.get("max_us"),
+               "clock_hz": h.clock_hz, "per_mac": lat.get("per_mac_p50"), "total_macs": h.total_macs,
+               "distinct_counts": len(set(result.counts))}
+    rec = {
+        "target": board.target, "board": board.name, "board_kind": board.kind,
+        "model": str(model.path) if model.path else "stub", "model_sha256": model.sha256,
+        "model_name": h.model_name, "model_hash": h.model_hash,
+        "reference": "stub twin (edgekit.firmware.stub_model)" if model.kind == "stub"
+                     else "integer reference (edgekit.quant.reference)",
+        "windows": result.n, "bit_exact": result.n_bit_exact, "all_bit_exact": result.bit_exact,
+        "mismatched_windows": [w.index for w in result.windows if not w.bit_exact],
+        "latency": latency,
+        "layers": _layers(result, compile_rep),
+        "flash_bytes": elf_info.flash_bytes if elf_info else None,
+        "ram_bytes": elf_info.ram_bytes if elf_info else None,
+        "elf": str(elf),
+        "link": {"windows_per_s": result.windows_per_s, "stream_wall_s": result.wall_s,
+                 "retried": result.retried, "device_errors": result.device_errors,
+                 "serial": cfg.serial if board.kind == "qemu" else ("port " + str(cfg.port) if cfg.port else "pipe")},
+        "seconds": {k: round(v, 3) for k, v in secs.items()},
+        "counts": result.counts,
+    }
+    if compile_rep is not None:
+        rec["compile"] = {k: compile_rep.get(k) for k in (
+            "macs", "layers_count", "arena_bytes", "weights_bytes", "code_bytes", "rodata_bytes",
+            "max_stack_bytes", "flash_needed_bytes", "ram_needed_bytes", "target_flash_bytes",
+            "target_ram_bytes", "fits_target", "fit_message", "seconds")}
+        rec["model_flash_bytes"] = compile_rep.get("flash_needed_bytes")
+        rec["model_ram_bytes"] = compile_rep.get("ram_needed_bytes")
+        rec["fits_target"] = compile_rep.get("fits_target")
+    if workload is not None:
+        ws = workload.windows
+        rec["data"] = {"records": workload.records, "noise": workload.noise,
+                       "snrs": [float(s) for s in workload.snrs], "seed": workload.seed,
+                       "segments": workload.segment is not None,
+                       "windows_per_snr": {k: int(v) for k, v in zip(*np.unique(workload.snr_keys, return_counts=True))},
+                       "af_windows": int(np.sum(ws.af == 1)), "excluded_windows": int(np.sum(ws.af < 0))}
+        rec["denoise"] = scores["device"]["denoise"]
+        rec["af"] = scores["device"]["af"]
+        rec["reference_metrics"] = scores["reference"]
+        rec["metrics_equal_reference"] = _equal(scores["device"], scores["reference"])
+    return rec
+
+
+def _equal(a, b) -> bool:
+    """Exact equality of nested metric dicts (NaN equals NaN)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
