@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgekit.data import resolve_data_dir  # noqa: E402
 from edgekit.quant.evaluate import evaluate  # noqa: E402
+from edgekit.quant.model_card import render as render_card  # noqa: E402
 from edgekit.quant.plots import plot_examples, plot_snr_curves  # noqa: E402
 
 
@@ -27,6 +28,7 @@ def main(argv=None):
     p.add_argument("--plots", help="folder for PNG plots (default: next to --json)")
     p.add_argument("--per-record", type=int, default=32, help="windows per test record and condition")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--card", action="store_true", help="also write MODEL_CARD.md into --model-dir")
     a = p.parse_args(argv)
     t0 = time.time()
     res = evaluate(a.model_dir, resolve_data_dir(a.data_dir), per_record=a.per_record, seed=a.seed)
@@ -50,6 +52,8 @@ def main(argv=None):
     print(f"AF 5-fold accuracy {res['af']['cv5_accuracy']:.4f} (paper: 0.9888)")
     for k, v in res["agreement"].items():
         print(f"{k}: identical {v['identical_fraction']:.5f}, max {v['max_lsb']} LSB, argmax {v['argmax_agree']:.4f}")
+    if a.card:
+        (Path(a.model_dir) / "MODEL_CARD.md").write_text(render_card(a.model_dir, res))
     print(f"wrote {out} and plots in {plots} ({res['seconds']} s)")
 
 

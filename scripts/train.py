@@ -35,6 +35,8 @@ def main(argv=None):
     p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
     p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
+    p.add_argument("--threads", type=int, default=TrainConfig.threads,
+                   help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     a = p.parse_args(argv)
@@ -45,7 +47,7 @@ def main(argv=None):
     widths = tuple(int(w) for w in a.widths.split(","))
     model_cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths))
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
-                      seed=a.seed, model=model_cfg.to_dict())
+                      seed=a.seed, threads=a.threads, model=model_cfg.to_dict())
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048
     split = split_records(data_dir, seed=a.seed)

@@ -1,0 +1,92 @@
+"""MODEL_CARD.md for a trained model, rendered from its sidecar and metrics."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+CITATIONS = """\
+- MIT-BIH Arrhythmia Database: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database.
+  IEEE Eng in Med and Biol 20(3):45-50 (2001). doi:10.13026/C2F305
+- MIT-BIH Noise Stress Test Database: Moody GB, Muldrow WE, Mark RG. A noise stress test for arrhythmia
+  detectors. Computers in Cardiology 11:381-384 (1984). doi:10.13026/C2HS3T
+- PhysioNet: Goldberger AL et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation 101(23):e215-e220 (2000).
+- (optional external AF check) PhysioNet/CinC Challenge 2017: Clifford GD et al. AF classification from a short
+  single lead ECG recording. CinC 2017. doi:10.22489/CinC.2017.065-469
+
+The databases are distributed under the Open Data Commons Attribution License v1.0."""
+
+
+def render(model_dir: str | Path, metrics: dict) -> str:
+    model_dir = Path(model_dir)
+    meta = json.loads((model_dir / "model.json").read_text())
+    cfg, train = meta["config"], meta.get("training", {})
+    d, af, ag = metrics["denoise"], metrics["af"], metrics["agreement"]
+    rows = []
+    for noise in d["int"]:
+        cells = " | ".join(f"{d['float'][noise][s]['snr_imp_db']:.2f} / {d['int'][noise][s]['snr_imp_db']:.2f}"
+                           for s in d["int"][noise])
+        rows.append(f"| {noise} | {cells} |")
+    snrs = list(d["int"]["mixed"])
+    af_rows = "\n".join(
+        f"| {m} | {lvl} | {af[m][lvl]['accuracy']:.4f} | {af[m][lvl]['sensitivity']:.3f} | "
+        f"{af[m][lvl]['specificity']:.3f} | {af[m][lvl]['f1']:.3f} |"
+        for m in ("float", "qat", "int") for lvl in ("window", "segment"))
+    split = metrics.get("split", train.get("split", {}))
+    return f"""# Model card: {meta['name']} (edgekit model format v{meta['version']})
+
+**What it does.** Denoises a two-lead ECG window (2 x {cfg['window']} samples at 360 Hz, int8 after the
+integer per-window scaling of `edgekit.data.scaling`) and classifies it as AF / non-AF.
+**Architecture.** ACDAE: encoder widths {cfg['widths']}, kernel {cfg['kernel']}, strides {cfg['strides']},
+ECA (k={cfg['eca_kernel']}) after each encoder level, ConvTranspose decoder (kernel {cfg['dec_kernel']}) with
+additive skips{' and the input as the outermost skip' if cfg.get('residual') else ''}, classifier head
+GAP -> {cfg['head_hidden']} -> 2. LeakyReLU slope {cfg['leaky_slope']}.
+**Quantization.** int8 per-channel symmetric weights, per-tensor asymmetric activations, int32 biases,
+one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: `model.onnx` (QDQ, opset 17),
+`model.json` (sidecar), `float.pt` / `qat.pt` (torch weights for evaluation).
+
+## Data
+- Training records (MIT-BIH Arrhythmia, split by record, seed {train.get('seed', 0)}): {', '.join(split.get('train', []))}
+- Validation: {', '.join(split.get('val', []))}. Test (held out): {', '.join(split.get('test', []))}
+- Noise: NSTDB `bw`, `ma` and a **derived em** (recovered from 118e00 - 118; the original em record was not
+  available). Training noise from the first 70% of each noise record, test noise from the rest.
+- Clean reference: each record with its own baseline drift removed (0.5 Hz zero-phase high-pass).
+- AF labels from the rhythm annotations: `(AFIB` = AF; `(AFL` (flutter) windows are excluded.
+
+## Denoising on the held-out records (SNR improvement in dB, float / int8 integer reference)
+{metrics['per_record']} windows per test record and condition.
+
+| noise | {' | '.join(s + ' dB' for s in snrs)} |
+|---|{'---|' * len(snrs)}
+{chr(10).join(rows)}
+
+## AF detection on the held-out records (clean recordings; segment = 8 windows = 11.4 s)
+| model | level | accuracy | sensitivity | specificity | F1 |
+|---|---|---|---|---|---|
+{af_rows}
+
+5-fold accuracy over segments (the paper's protocol; encoder frozen, head retrained per fold):
+**{af['cv5_accuracy']:.4f}** (paper: 0.9888).
+
+## Agreement of the integer reference
+| against | identical fraction | max LSB | argmax agree |
+|---|---|---|---|
+| QAT fake-quant (torch) | {ag['int_vs_qat']['identical_fraction']:.5f} | {ag['int_vs_qat']['max_lsb']} | {ag['int_vs_qat']['argmax_agree']:.4f} |
+| onnxruntime (QDQ) | {ag['int_vs_onnxruntime']['identical_fraction']:.5f} | {ag['int_vs_onnxruntime']['max_lsb']} | {ag['int_vs_onnxruntime']['argmax_agree']:.4f} |
+
+Differences come from where each one rounds: torch and onnxruntime compute each layer in float32
+and round half to even once at the output quantizer; the integer reference accumulates exactly in
+int32 and rounds half up with a 31-bit multiplier. Ties and float32 accumulation error near a
+rounding boundary give the rare 1-2 LSB differences.
+
+## Training
+`python scripts/train.py --out models/acdae` ({train.get('seconds', '?')} s on 2 CPU cores); log in `train.log`,
+per-epoch history in `history.json`. Evaluation: `python scripts/evaluate.py --model-dir models/acdae
+--json models/acdae/metrics.json --card`.
+
+## Limits
+Trained on 33 MIT-BIH records (5 with AF): AF detection across patients is far weaker than the
+5-fold figure, which mixes segments of the same patients between folds. Not a medical device.
+
+## Data sources and citations
+{CITATIONS}
+"""
