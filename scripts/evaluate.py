@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgekit.data import resolve_data_dir  # noqa: E402
-from edgekit.quant.evaluate import evaluate  # noqa: E402
+from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
 from edgekit.quant.model_card import render as render_card  # noqa: E402
 from edgekit.quant.plots import plot_examples, plot_snr_curves  # noqa: E402
 
@@ -29,10 +29,15 @@ def main(argv=None):
     p.add_argument("--per-record", type=int, default=32, help="windows per test record and condition")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--card", action="store_true", help="also write MODEL_CARD.md into --model-dir")
+    p.add_argument("--cinc", type=int, default=0, metavar="N",
+                   help="also score AF on the first N CinC 2017 N/A records (external check; -1 = all)")
     a = p.parse_args(argv)
     t0 = time.time()
     res = evaluate(a.model_dir, resolve_data_dir(a.data_dir), per_record=a.per_record, seed=a.seed)
     examples = res.pop("_examples")
+    if a.cinc:
+        res["af"]["cinc2017_int"] = evaluate_cinc2017(a.model_dir, resolve_data_dir(a.data_dir),
+                                                      None if a.cinc < 0 else a.cinc)
     res["seconds"] = round(time.time() - t0, 1)
     out = Path(a.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +55,10 @@ def main(argv=None):
         s = res["af"][m]["segment"]
         print(f"AF {m:<5} segment accuracy {s['accuracy']:.4f} sens {s['sensitivity']:.3f} spec {s['specificity']:.3f}")
     print(f"AF 5-fold accuracy {res['af']['cv5_accuracy']:.4f} (paper: 0.9888)")
+    if "cinc2017_int" in res["af"]:
+        c = res["af"]["cinc2017_int"]
+        print(f"AF CinC 2017 (external, int) accuracy {c['accuracy']:.4f} sens {c['sensitivity']:.3f} "
+              f"spec {c['specificity']:.3f} on {c['n']} records")
     for k, v in res["agreement"].items():
         print(f"{k}: identical {v['identical_fraction']:.5f}, max {v['max_lsb']} LSB, argmax {v['argmax_agree']:.4f}")
     if a.card:

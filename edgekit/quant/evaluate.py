@@ -80,6 +80,28 @@ def _af(data_dir, split, run, forms, seed) -> dict:
     return out
 
 
+def evaluate_cinc2017(model_dir, data_dir, limit: int | None = None) -> dict:
+    """External AF check on CinC 2017 (one lead, 300 Hz -> 360 Hz, lead in both channels):
+    each record's non-overlapping windows, AF probability averaged per record, integer model."""
+    from ..data import WINDOW, normalize
+    from ..data.cinc2017 import load_cinc2017
+
+    int_model = IntModel(Path(model_dir) / "model.onnx")
+    labels, preds = [], []
+    for _name, adc, label in tqdm(load_cinc2017(data_dir, labels=("N", "A"), limit=limit), desc="cinc2017"):
+        n = adc.shape[1] // WINDOW
+        if n == 0:
+            continue
+        wins = adc[:, : n * WINDOW].reshape(2, n, WINDOW).transpose(1, 0, 2)
+        logits = int_model(normalize(wins)[0])[1]
+        _, pred = metrics.segment_predictions(logits, np.zeros(n, np.int64))
+        labels.append(int(label == "A"))
+        preds.append(int(pred[0]))
+    out = metrics.af_scores(np.array(labels), np.array(preds))
+    out["protocol"] = "record level, mean AF probability over 1.42 s windows; one lead in both channels"
+    return out
+
+
 def _segment_label(labels: np.ndarray) -> int:
     if np.any(labels < 0):
         return -1

@@ -16,6 +16,15 @@ CITATIONS = """\
 The databases are distributed under the Open Data Commons Attribution License v1.0."""
 
 
+def _cinc(af: dict) -> str:
+    c = af.get("cinc2017_int")
+    if not c:
+        return ""
+    return (f"External check, CinC 2017 ({c['n']} N/A records, one AliveCor lead put in both channels, "
+            f"resampled 300 -> 360 Hz; int8): accuracy {c['accuracy']:.4f}, sensitivity {c['sensitivity']:.3f}, "
+            f"specificity {c['specificity']:.3f}. The model does not transfer to single-lead data.")
+
+
 def render(model_dir: str | Path, metrics: dict) -> str:
     model_dir = Path(model_dir)
     meta = json.loads((model_dir / "model.json").read_text())
@@ -66,6 +75,7 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 
 5-fold accuracy over segments (the paper's protocol; encoder frozen, head retrained per fold):
 **{af['cv5_accuracy']:.4f}** (paper: 0.9888).
+{_cinc(af)}
 
 ## Agreement of the integer reference
 | against | identical fraction | max LSB | argmax agree |
