@@ -14,6 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgekit.cli import run_main  # noqa: E402
+
 from edgekit.data import resolve_data_dir  # noqa: E402
 from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
 from edgekit.quant.model_card import render as render_card  # noqa: E402
@@ -67,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -30,10 +30,17 @@ from edgekit.harness.pipeline import DEFAULT_MODEL, REPO, RunConfig, RunError, r
 
 
 def parse_snrs(text: str) -> tuple[float, ...]:
+    from edgekit.data.mixing import check_snr
+
     try:
-        return tuple(float(s) for s in text.replace(" ", "").split(",") if s)
+        snrs = tuple(float(s) for s in text.replace(" ", "").split(",") if s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--snr takes a comma-separated list of dB values, got {text!r}")
+    try:
+        check_snr(snrs)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return snrs
 
 
 def main(argv=None) -> int:

@@ -47,7 +47,8 @@ def check_snr(snr_db) -> np.ndarray:
     lo, hi = SNR_RANGE
     bad = ~((snr >= lo) & (snr <= hi))
     if bad.any():
-        raise ValueError(f"snr_db {snr[bad].ravel()[0]!r} is outside the allowed range [{lo:g}, {hi:g}] dB")
+        raise ValueError(f"SNR {float(snr[bad].ravel()[0]):g} dB is outside the allowed range "
+                         f"[{lo:g}, {hi:g}] dB")
     return snr
 
 

@@ -5,7 +5,6 @@ int8 outputs or None). Input units = the int8 input's units (1 LSB of the normal
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,10 @@ from .onnx_import import load_intgraph
 def load_torch(model_dir: str | Path, which: str) -> ACDAE:
     """which = 'float' (float pre-trained weights) or 'qat' (fine-tuned, fake-quant on)."""
     model_dir = Path(model_dir)
-    meta = read_sidecar(model_dir / "model.onnx") or json.loads((model_dir / "model.json").read_text())
+    meta = read_sidecar(model_dir / "model.onnx")
+    if meta is None:
+        raise FileNotFoundError(f"{model_dir} has no model.json: train a model with "
+                                f"scripts/train.py --out {model_dir}, or pass --model-dir models/acdae")
     model = ACDAE(ACDAEConfig.from_dict(meta["config"]))
     if which == "qat":
         set_qat(model, True)
