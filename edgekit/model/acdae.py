@@ -171,21 +171,25 @@ class ACDAE(nn.Module):
         self.fc1 = QDense(cfg.widths[-1], cfg.head_hidden, leaky=a)
         self.fc2 = QDense(cfg.head_hidden, cfg.n_classes)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (N, C, W) in model units (int8 input / 128). Returns (denoised, logits)."""
-        x = h = self.in_q(x)
-        q = self.in_q
-        skips = []
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ActQuant, list[torch.Tensor]]:
+        """Encoder on the quantized input: (bottleneck, its quantizer, encoder outputs for the skips)."""
+        h, q, skips = x, self.in_q, []
         for conv, eca in zip(self.enc, self.eca):
             h = conv(h, q)
             h, q = eca(h, conv.oq), eca.out_q
-            skips.append((h, q))
+            skips.append(h)
+        return h, q, skips
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (N, C, W) in model units (int8 input / 128). Returns (denoised, logits)."""
+        x = self.in_q(x)
+        h, q, skips = self.encode(x)
         logits = self.fc2(self.fc1(h.mean(dim=2), q), self.fc1.oq)
         for i in reversed(range(len(self.dec))):
             h = self.dec[i](h, q)
             q = self.dec[i].oq
             if i > 0:
-                h = self.skip_q[i - 1](h + skips[i - 1][0])
+                h = self.skip_q[i - 1](h + skips[i - 1])
                 q = self.skip_q[i - 1]
         if self.out_q is not None:
             h = self.out_q(h + x)

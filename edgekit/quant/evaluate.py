@@ -104,15 +104,11 @@ def evaluate_cinc2017(model_dir, data_dir, limit: int | None = None) -> dict:
 
 @torch.no_grad()
 def _features(model, x, batch=512):
+    """The classifier head's input: the bottleneck averaged over time."""
     feats = []
     for s in range(0, len(x), batch):
         h = torch.from_numpy(x[s : s + batch].astype(np.float32) * INPUT_SCALE)
-        q = model.in_q
-        h = model.in_q(h)
-        for conv, eca in zip(model.enc, model.eca):
-            h = conv(h, q)
-            h, q = eca(h, conv.oq), eca.out_q
-        feats.append(h.mean(dim=2))
+        feats.append(model.encode(model.in_q(h))[0].mean(dim=2))
     return torch.cat(feats)
 
 
