@@ -12,7 +12,7 @@ output quantizer, so the integer model folds it into one requantize.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
