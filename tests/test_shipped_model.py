@@ -8,7 +8,7 @@ import pytest
 
 from edgekit.data import evaluation_windows, resolve_data_dir, split_records
 from edgekit.quant.format import read_sidecar
-from edgekit.quant.runners import IntModel, run_onnxruntime
+from edgekit.quant.runners import IntModel, load_torch, run_onnxruntime, run_torch
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "acdae"
 
@@ -36,6 +36,16 @@ def test_integer_reference_matches_onnxruntime_on_real_windows(windows):
     assert (diff == 0).mean() >= 0.99, f"identical {(diff == 0).mean():.5f}"
     assert diff.max() <= 4
     assert np.mean(np.argmax(l_int, 1) == np.argmax(l_ort, 1)) >= 0.999 - 1e-12
+
+
+def test_integer_reference_matches_qat_fake_quant_on_real_windows(windows):
+    """The QAT model (float64, half-up fake quant) and the integer model are the same function."""
+    x = windows.noisy[:256]
+    _, _, (d_int, l_int) = IntModel(MODEL_DIR / "model.onnx")(x)
+    _, _, (d_qat, l_qat) = run_torch(load_torch(MODEL_DIR, "qat"), x)
+    diff = np.abs(np.concatenate([(d_int.astype(int) - d_qat).ravel(), (l_int.astype(int) - l_qat).ravel()]))
+    assert (diff == 0).mean() >= 0.99 and diff.max() <= 2, f"identical {(diff == 0).mean():.5f}, max {diff.max()}"
+    assert np.mean(np.argmax(l_int, 1) == np.argmax(l_qat, 1)) >= 0.999
 
 
 def test_committed_metrics_meet_the_acceptance_bar():

@@ -83,8 +83,7 @@ class QConv(nn.Module):
     def forward(self, x: torch.Tensor, in_q: ActQuant) -> torch.Tensor:
         w, b = self.conv.weight, self.conv.bias
         if in_q.enabled:
-            s_w = weight_scale(w, self.w_axis)
-            b = fake_quant_bias(b, in_q.qparams()[0] * s_w)
+            b = fake_quant_bias(b, in_q.qparams()[0], weight_scale(w, self.w_axis))
             w = fake_quant_weight(w, self.w_axis)
         c = self.conv
         if self.transposed:
@@ -109,7 +108,7 @@ class QDense(nn.Module):
         w, b = self.fc.weight, self.fc.bias
         if in_q.enabled:
             if b is not None:
-                b = fake_quant_bias(b, in_q.qparams()[0] * weight_scale(w, 0))
+                b = fake_quant_bias(b, in_q.qparams()[0], weight_scale(w, 0))
             w = fake_quant_weight(w, 0)
         y = F.linear(x, w, b)
         if self.leaky is not None:

@@ -2,12 +2,25 @@
 
 Weights: per-channel symmetric int8, |q| <= 127. Activations: per-tensor asymmetric int8
 with EMA ranges that are frozen before the end of training. Biases: int32 at scale
-s_in * s_w. Every quantizer uses torch's fake_quantize ops (straight-through gradients).
+s_in * s_w. Gradients are straight-through (zero where an activation saturates).
+
+The forward pass rounds exactly as the integer reference does (`quant.arithmetic`):
+activations half up (torch's fake_quantize ops round half to even and multiply by a
+float32 1/scale), and the integer weights, biases and scales are computed once, in float32,
+by the same functions the exporter calls. Run in float64 (`model.double()`), a QAT model
+then differs from the integer model only where an accumulator lies within ~1e-12 of a
+rounding boundary; in float32 the accumulation error (~1e-5 LSB) flips a few in 10^4.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def _ste(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """y in the forward pass; the gradient of x (times mask) in the backward pass."""
+    g = x if mask is None else x * mask
+    return y.detach() + (g - g.detach())
 
 
 class ActQuant(nn.Module):
@@ -28,14 +41,15 @@ class ActQuant(nn.Module):
         if not bool(self.seen):
             self.lo.copy_(lo), self.hi.copy_(hi), self.seen.fill_(True)
         else:
-            self.lo.lerp_(lo, self.momentum), self.hi.lerp_(hi, self.momentum)
+            self.lo.lerp_(lo.to(self.lo.dtype), self.momentum), self.hi.lerp_(hi.to(self.hi.dtype), self.momentum)
 
     def qparams(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scale float32, zero_point int32) as the exported model and the integer reference see them."""
+        """(scale float32, zero_point int32) as the exported model and the integer reference see them.
+        Computed in float32 whatever the module's dtype, so a float64 copy has the same scales."""
         if self.fixed is not None:
             return torch.tensor(self.fixed[0], dtype=torch.float32), torch.tensor(self.fixed[1], dtype=torch.int32)
-        lo, hi = torch.clamp(self.lo, max=0.0), torch.clamp(self.hi, min=0.0)
-        scale = torch.clamp((hi - lo) / 255.0, min=1e-6).float()
+        lo, hi = torch.clamp(self.lo.float(), max=0.0), torch.clamp(self.hi.float(), min=0.0)
+        scale = torch.clamp((hi - lo) / 255.0, min=1e-6)
         zp = torch.clamp(torch.round(-128.0 - lo / scale), -128, 127).to(torch.int32)
         return scale, zp
 
@@ -45,33 +59,48 @@ class ActQuant(nn.Module):
         if self.training and not self.frozen:
             self.observe(x)
         scale, zp = self.qparams()
-        return torch.fake_quantize_per_tensor_affine(x, scale, zp, -128, 127)
+        s, z = scale.to(x.dtype), zp.to(x.dtype)
+        q = torch.floor(x.detach() / s + 0.5) + z  # half up, as the integer requantize
+        inside = (q >= -128) & (q <= 127)
+        return _ste(x, (q.clamp(-128, 127) - z) * s, inside)
+
+
+def _channel_shape(w: torch.Tensor, axis: int) -> list[int]:
+    shape = [1] * w.dim()
+    shape[axis] = -1
+    return shape
 
 
 def weight_scale(w: torch.Tensor, axis: int) -> torch.Tensor:
+    """Per-channel float32 scale: max |w| / 127 (float32 arithmetic whatever w's dtype)."""
     dims = [d for d in range(w.dim()) if d != axis]
-    amax = w.detach().abs().amax(dim=dims)
-    return torch.clamp(amax / 127.0, min=1e-8).float()
-
-
-def fake_quant_weight(w: torch.Tensor, axis: int) -> torch.Tensor:
-    scale = weight_scale(w, axis)
-    zp = torch.zeros_like(scale, dtype=torch.int32)
-    return torch.fake_quantize_per_channel_affine(w, scale, zp, axis, -127, 127)
-
-
-def fake_quant_bias(b: torch.Tensor, bias_scale: torch.Tensor) -> torch.Tensor:
-    q = torch.round(b / bias_scale) * bias_scale
-    return b + (q - b).detach()
+    amax = w.detach().float().abs().amax(dim=dims)
+    return torch.clamp(amax / 127.0, min=1e-8)
 
 
 def quantize_weight(w: torch.Tensor, axis: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer weights and their per-channel scales, exactly as fake_quant_weight rounds them."""
+    """(int8 weights, float32 per-channel scales): the exported integers."""
     scale = weight_scale(w, axis)
-    shape = [1] * w.dim()
-    shape[axis] = -1
-    q = torch.clamp(torch.round(w.detach() / scale.reshape(shape)), -127, 127).to(torch.int8)
-    return q, scale
+    q = torch.round(w.detach().float() / scale.reshape(_channel_shape(w, axis)))
+    return torch.clamp(q, -127, 127).to(torch.int8), scale
+
+
+def fake_quant_weight(w: torch.Tensor, axis: int) -> torch.Tensor:
+    q, scale = quantize_weight(w, axis)
+    return _ste(w, q.to(w.dtype) * scale.to(w.dtype).reshape(_channel_shape(w, axis)))
+
+
+def quantize_bias(b: torch.Tensor, in_scale: torch.Tensor, w_scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int32 biases, their float32 scales s_in * s_w): the exported integers."""
+    b_scale = in_scale.float() * w_scale.float()
+    return torch.round(b.detach().float() / b_scale).to(torch.int32), b_scale
+
+
+def fake_quant_bias(b: torch.Tensor, in_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
+    """The integer bias at the accumulator's exact scale s_in * s_w (the integer model adds
+    it to the int32 accumulator, so its real scale is the product, not the float32 rounding)."""
+    q, _ = quantize_bias(b, in_scale, w_scale)
+    return _ste(b, q.to(b.dtype) * (in_scale.to(b.dtype) * w_scale.to(b.dtype)))
 
 
 def set_qat(model: nn.Module, enabled: bool) -> None:

@@ -20,7 +20,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from ..model.acdae import ACDAE, ECA, QConv, QDense
-from ..model.fakequant import ActQuant, quantize_weight, weight_scale
+from ..model.fakequant import ActQuant, quantize_bias, quantize_weight
 from .format import FORMAT_NAME, FORMAT_VERSION
 
 OPSET = 17
@@ -53,10 +53,10 @@ class _Builder:
         return self.node("DequantizeLinear", [f"{name}_q", f"{name}_scale", f"{name}_zp"], f"{name}_dq",
                          axis=axis)
 
-    def bias(self, name, b: torch.Tensor, in_scale: float, w_scale: np.ndarray) -> str:
-        b_scale = (np.float32(in_scale) * w_scale).astype(np.float32)
-        b_q = np.round(b.detach().numpy().astype(np.float32) / b_scale).astype(np.int32)
-        self.const(f"{name}_q", b_q)
+    def bias(self, name, b: torch.Tensor, in_q: ActQuant, w_scale: torch.Tensor) -> str:
+        b_q, b_scale = quantize_bias(b, in_q.qparams()[0], w_scale)
+        b_scale = b_scale.numpy().astype(np.float32)
+        self.const(f"{name}_q", b_q.numpy().astype(np.int32))
         self.const(f"{name}_scale", b_scale)
         self.const(f"{name}_zp", np.zeros(b_scale.shape, np.int32))
         return self.node("DequantizeLinear", [f"{name}_q", f"{name}_scale", f"{name}_zp"], f"{name}_dq",
@@ -71,7 +71,7 @@ def _conv(g: _Builder, name: str, layer: QConv, x_dq: str, in_q: ActQuant, out_n
     c = layer.conv
     w_q, w_s = quantize_weight(c.weight, layer.w_axis)
     w = g.weight(f"{name}_w", w_q.numpy(), w_s.numpy(), layer.w_axis)
-    b = g.bias(f"{name}_b", c.bias, _in_scale(in_q), w_s.numpy())
+    b = g.bias(f"{name}_b", c.bias, in_q, w_s)
     k = c.kernel_size[0]
     attrs = dict(kernel_shape=[k], strides=[c.stride[0]], pads=[c.padding[0], c.padding[0]])
     if layer.transposed:
@@ -85,7 +85,7 @@ def _conv(g: _Builder, name: str, layer: QConv, x_dq: str, in_q: ActQuant, out_n
 def _dense(g: _Builder, name: str, layer: QDense, x_f: str, in_q: ActQuant, out_name=None):
     w_q, w_s = quantize_weight(layer.fc.weight, 0)
     w = g.weight(f"{name}_w", w_q.numpy(), w_s.numpy(), 0)
-    b = g.bias(f"{name}_b", layer.fc.bias, _in_scale(in_q), w_s.numpy())
+    b = g.bias(f"{name}_b", layer.fc.bias, in_q, w_s)
     y = g.node("Gemm", [x_f, w, b], f"{name}_f", name=name, transB=1)
     if layer.leaky is not None:
         y = g.node("LeakyRelu", [y], f"{name}_act", alpha=float(layer.leaky))
@@ -93,9 +93,8 @@ def _dense(g: _Builder, name: str, layer: QDense, x_f: str, in_q: ActQuant, out_
 
 
 def _eca(g: _Builder, name: str, eca: ECA, x_dq: str):
-    taps = eca.quantized_taps().detach()
-    w_s = weight_scale(eca.weight[None], 0)  # one scale for the k taps
-    band = eca.band_matrix(torch.round(taps / w_s)).round().to(torch.int8).numpy()
+    taps_q, w_s = quantize_weight(eca.weight[None], 0)  # one scale for the k taps
+    band = eca.band_matrix(taps_q[0].to(torch.int32)).to(torch.int8).numpy()
     scale = np.full(eca.channels, w_s.item(), np.float32)
     w = g.weight(f"{name}_w", band[:, :, None], scale, 0)
     pooled = g.node("GlobalAveragePool", [x_dq], f"{name}_pool")

@@ -18,7 +18,10 @@ from .onnx_import import load_intgraph
 
 
 def load_torch(model_dir: str | Path, which: str) -> ACDAE:
-    """which = 'float' (float pre-trained weights) or 'qat' (fine-tuned, fake-quant on)."""
+    """which = 'float' (float pre-trained weights) or 'qat' (fine-tuned, fake-quant on).
+
+    The QAT model runs in float64: its rounding decisions then follow the exact accumulator
+    (float32 accumulation error alone flips a few outputs in 10^4 by one LSB)."""
     model_dir = Path(model_dir)
     meta = read_sidecar(model_dir / "model.onnx")
     if meta is None:
@@ -32,14 +35,15 @@ def load_torch(model_dir: str | Path, which: str) -> ACDAE:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: scripts/train.py writes float.pt and qat.pt next to model.onnx")
     model.load_state_dict(torch.load(path, weights_only=True))
-    return model.eval()
+    return (model.double() if which == "qat" else model).eval()
 
 
 @torch.no_grad()
 def run_torch(model: ACDAE, x: np.ndarray, batch: int = 512):
     dens, logits, dq, lq = [], [], [], []
+    dtype = next(model.parameters()).dtype
     for s in range(0, len(x), batch):
-        d, l = model(torch.from_numpy(x[s : s + batch].astype(np.float32) * INPUT_SCALE))
+        d, l = model(torch.from_numpy(x[s : s + batch].astype(np.float64) * INPUT_SCALE).to(dtype))
         dens.append(d.numpy() / INPUT_SCALE)
         logits.append(l.numpy())
         if model.qat:
