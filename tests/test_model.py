@@ -64,8 +64,13 @@ def _random_qat_model(cfg=SMALL, seed=0):
     return m.eval()
 
 
-def test_export_is_checker_clean_and_reference_agrees_with_qat(tmp_path):
-    m = _random_qat_model()
+SMALL_REFINED = ACDAEConfig(window=128, widths=(8, 8), strides=(2, 2), kernel=5, dec_kernel=4, head_hidden=4,
+                            refine=1)
+
+
+@pytest.mark.parametrize("cfg", [SMALL, SMALL_REFINED], ids=["plain", "refine"])
+def test_export_is_checker_clean_and_reference_agrees_with_qat(tmp_path, cfg):
+    m = _random_qat_model(cfg)
     path = export_model(m, tmp_path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     g = load_intgraph(path)
@@ -88,6 +93,21 @@ def test_fake_quant_rounds_half_up_like_the_integer_reference():
     x = torch.tensor([-1.25, -0.75, -0.25, 0.25, 0.75, 1.25, 100.0, -100.0], dtype=torch.float64)
     # x / 0.5 = -2.5 -1.5 -0.5 0.5 1.5 2.5 -> half up: -2 -1 0 1 2 3; saturation at 127 / -128
     assert (q(x) / 0.5).tolist() == [-2, -1, 0, 1, 2, 3, 127, -128]
+
+
+def test_refine_adds_one_stride1_conv_per_level():
+    plain, refined = ACDAE(SMALL), ACDAE(SMALL_REFINED)
+    names = [op.name for op in load_intgraph(build_onnx(_random_qat_model(SMALL_REFINED))).ops]
+    assert {"enc1_r1", "enc2_r1", "dec2_r1"} <= set(names) and "dec1_r1" not in names
+    x = torch.zeros(1, 2, SMALL.window)
+    assert refined(x)[0].shape == plain(x)[0].shape == x.shape
+
+
+def test_config_check_names_the_bad_field():
+    with pytest.raises(ValueError, match="kernel 4 must be odd"):
+        ACDAEConfig(kernel=4).check()
+    with pytest.raises(ValueError, match="refine -1 must be >= 0"):
+        ACDAEConfig(refine=-1).check()
 
 
 def test_unknown_format_version_is_refused(tmp_path):

@@ -37,6 +37,7 @@ class ACDAEConfig:
     n_classes: int = 2
     leaky_slope: float = 0.125  # 1/8: the negative multiplier stays well inside int32 range
     residual: bool = True  # the input is the outermost skip: the decoder learns the correction
+    refine: int = 0  # extra stride-1 Conv1d + LeakyReLU per level (encoder, and decoder after the skip)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +56,10 @@ class ACDAEConfig:
             total *= s
         if self.window % total:
             raise ValueError(f"window {self.window} must be divisible by the product of strides {total}")
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel {self.kernel} must be odd (the encoder pads (k-1)/2 on each side)")
+        if self.refine < 0:
+            raise ValueError(f"refine {self.refine} must be >= 0")
 
 
 def transpose_padding(kernel: int, stride: int) -> tuple[int, int]:
@@ -165,6 +170,13 @@ class ACDAE(nn.Module):
         self.dec = nn.ModuleList(QConv(chans[i + 1], chans[i], cfg.dec_kernel, cfg.strides[i],
                                        transposed=True, leaky=a if i > 0 else None)
                                  for i in range(len(cfg.widths)))
+        # stride-1 convs: enc_refine[i] after enc[i] (before its ECA); dec_refine[i] after level
+        # i's skip add (levels > 0; the last decoder level stays one linear ConvTranspose)
+        self.enc_refine = nn.ModuleList(
+            nn.ModuleList(QConv(c, c, cfg.kernel, 1, leaky=a) for _ in range(cfg.refine)) for c in cfg.widths)
+        self.dec_refine = nn.ModuleList(
+            nn.ModuleList(QConv(c, c, cfg.kernel, 1, leaky=a) for _ in range(cfg.refine if i > 0 else 0))
+            for i, c in enumerate(chans[:-1]))
         self.skip_q = nn.ModuleList(ActQuant() for _ in cfg.widths[:-1])
         self.out_q = ActQuant() if cfg.residual else None
         self.fc1 = QDense(cfg.widths[-1], cfg.head_hidden, leaky=a)
@@ -173,9 +185,11 @@ class ACDAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ActQuant, list[torch.Tensor]]:
         """Encoder on the quantized input: (bottleneck, its quantizer, encoder outputs for the skips)."""
         h, q, skips = x, self.in_q, []
-        for conv, eca in zip(self.enc, self.eca):
-            h = conv(h, q)
-            h, q = eca(h, conv.oq), eca.out_q
+        for conv, refine, eca in zip(self.enc, self.enc_refine, self.eca):
+            h, q = conv(h, q), conv.oq
+            for r in refine:
+                h, q = r(h, q), r.oq
+            h, q = eca(h, q), eca.out_q
             skips.append(h)
         return h, q, skips
 
@@ -190,6 +204,8 @@ class ACDAE(nn.Module):
             if i > 0:
                 h = self.skip_q[i - 1](h + skips[i - 1])
                 q = self.skip_q[i - 1]
+            for r in self.dec_refine[i]:
+                h, q = r(h, q), r.oq
         if self.out_q is not None:
             h = self.out_q(h + x)
         return h, logits
@@ -206,12 +222,20 @@ class ACDAE(nn.Module):
             c = conv.conv
             rows.append(f"{f'enc{i + 1}':<12}{sum(p.numel() for p in c.parameters()):>9}"
                         f"{c.out_channels * c.in_channels * c.kernel_size[0] * length:>11}")
+            for j, r in enumerate(self.enc_refine[i]):
+                rc = r.conv
+                rows.append(f"{f'enc{i + 1}_r{j + 1}':<12}{sum(p.numel() for p in rc.parameters()):>9}"
+                            f"{rc.out_channels * rc.in_channels * rc.kernel_size[0] * length:>11}")
             ch = cfg.widths[i]
             rows.append(f"{f'enc{i + 1}_eca':<12}{cfg.eca_kernel:>9}{ch * ch + ch * length:>11}")
         for i in reversed(range(len(self.dec))):
             c = self.dec[i].conv
             rows.append(f"{f'dec{i + 1}':<12}{sum(p.numel() for p in c.parameters()):>9}"
                         f"{c.in_channels * c.out_channels * c.kernel_size[0] * lengths[i]:>11}")
+            for j, r in enumerate(self.dec_refine[i]):
+                rc = r.conv
+                rows.append(f"{f'dec{i + 1}_r{j + 1}':<12}{sum(p.numel() for p in rc.parameters()):>9}"
+                            f"{rc.out_channels * rc.in_channels * rc.kernel_size[0] * lengths[i] * cfg.strides[i]:>11}")
         for name, fc in (("fc1", self.fc1), ("fc2", self.fc2)):
             rows.append(f"{name:<12}{sum(p.numel() for p in fc.parameters()):>9}{fc.fc.weight.numel():>11}")
         return "\n".join(rows)

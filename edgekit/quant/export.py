@@ -117,6 +117,10 @@ def build_onnx(model: ACDAE, name: str = "acdae") -> onnx.ModelProto:
     skips = []
     for i, (conv, eca) in enumerate(zip(model.enc, model.eca)):
         _, h = _conv(g, f"enc{i + 1}", conv, h, q)
+        q = conv.oq
+        for j, r in enumerate(model.enc_refine[i]):
+            _, h = _conv(g, f"enc{i + 1}_r{j + 1}", r, h, q)
+            q = r.oq
         _, h = _eca(g, f"enc{i + 1}_eca", eca, h)
         q = eca.out_q
         skips.append(h)
@@ -134,6 +138,9 @@ def build_onnx(model: ACDAE, name: str = "acdae") -> onnx.ModelProto:
             s = g.node("Add", [h, skips[i - 1]], f"dec{i + 1}_skip_f", name=f"dec{i + 1}_skip")
             _, h = g.qdq(s, model.skip_q[i - 1], f"dec{i + 1}_skip")
             q = model.skip_q[i - 1]
+        for j, r in enumerate(model.dec_refine[i]):
+            _, h = _conv(g, f"dec{i + 1}_r{j + 1}", r, h, q)
+            q = r.oq
     if cfg.residual:
         s = g.node("Add", [h, x_dq], "residual_f", name="residual")
         g.qdq(s, model.out_q, "residual", "denoised")

@@ -16,6 +16,11 @@ CITATIONS = """\
 The databases are distributed under the Open Data Commons Attribution License v1.0."""
 
 
+def _refine(cfg: dict) -> str:
+    n = cfg.get("refine", 0)
+    return f", {n} extra stride-1 conv(s) per level (kernel {cfg['kernel']})" if n else ""
+
+
 def _cinc(af: dict) -> str:
     c = af.get("cinc2017_int")
     if not c:
@@ -47,7 +52,7 @@ def render(model_dir: str | Path, metrics: dict) -> str:
 integer per-window scaling of `edgekit.data.scaling`) and classifies it as AF / non-AF.
 **Architecture.** ACDAE: encoder widths {cfg['widths']}, kernel {cfg['kernel']}, strides {cfg['strides']},
 ECA (k={cfg['eca_kernel']}) after each encoder level, ConvTranspose decoder (kernel {cfg['dec_kernel']}) with
-additive skips{' and the input as the outermost skip' if cfg.get('residual') else ''}, classifier head
+additive skips{' and the input as the outermost skip' if cfg.get('residual') else ''}{_refine(cfg)}, classifier head
 GAP -> {cfg['head_hidden']} -> 2. LeakyReLU slope {cfg['leaky_slope']}.
 **Quantization.** int8 per-channel symmetric weights, per-tensor asymmetric activations, int32 biases,
 one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: `model.onnx` (QDQ, opset 17),
@@ -83,10 +88,12 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 | QAT fake-quant (torch) | {ag['int_vs_qat']['identical_fraction']:.5f} | {ag['int_vs_qat']['max_lsb']} | {ag['int_vs_qat']['argmax_agree']:.4f} |
 | onnxruntime (QDQ) | {ag['int_vs_onnxruntime']['identical_fraction']:.5f} | {ag['int_vs_onnxruntime']['max_lsb']} | {ag['int_vs_onnxruntime']['argmax_agree']:.4f} |
 
-Differences come from where each one rounds: torch and onnxruntime compute each layer in float32
-and round half to even once at the output quantizer; the integer reference accumulates exactly in
-int32 and rounds half up with a 31-bit multiplier. Ties and float32 accumulation error near a
-rounding boundary give the rare 1-2 LSB differences.
+The QAT model's fake quantization rounds half up through the same integer weights, biases and
+scales as the export, and is evaluated in float64, so its rounding decisions follow the exact
+accumulator: it is the integer model's function (run in float32 it differs in about 0.15 % of
+values, up to 3 LSB, where accumulation error crosses a rounding boundary and the ECA gates spread
+it). onnxruntime computes each QDQ layer in float32 and rounds half to even: the rare 1-2 LSB
+differences are ties and float32 error at a rounding boundary.
 
 ## Training
 `python scripts/train.py --out models/acdae` ({train.get('seconds', '?')} s on 2 CPU cores); log in `train.log`,
