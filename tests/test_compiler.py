@@ -41,6 +41,8 @@ CONFIGS = {
     # dec kernel 5 / stride 2: K % s != 0, pad 2, output_padding 1; kernel 3; shorter window
     "w12_24_k3_d5": ACDAEConfig(window=256, widths=(12, 24), kernel=3, strides=(2, 2), dec_kernel=5,
                                 head_hidden=8),
+    # stride-1 refinement convs after each level (encoder, and decoder after the skip add)
+    "w8_16_refine": ACDAEConfig(widths=(8, 16), kernel=5, strides=(2, 2), dec_kernel=4, refine=1),
 }
 
 

@@ -184,7 +184,7 @@ def test_riscv32_model_larger_than_hifive1_still_runs_on_virt(tmp_path):
     for a QEMU run on virt (4 MiB RAM) and an error for the real board."""
     from edgekit.model.acdae import ACDAEConfig
 
-    big = _export_acdae(tmp_path / "big", ACDAEConfig(widths=(32, 64, 64, 64), head_hidden=16))
+    big = _export_acdae(tmp_path / "big", ACDAEConfig(widths=(32, 64, 64, 64), strides=(2, 2, 2, 2), kernel=9, dec_kernel=8, head_hidden=16))
     logs = []
     out = pipeline.run(pipeline.RunConfig(target="riscv32", model=big, windows=6, report_dir=tmp_path / "r",
                                           progress=False), log=logs.append)

@@ -57,15 +57,13 @@ def test_committed_metrics_meet_the_acceptance_bar():
                 assert set(d[model][noise][snr]) >= {"snr_imp_db", "rmse", "prd"}
     # The issue asks for >= 10 dB here; the shipped model reaches less (see README "Results"):
     # this floor guards against regressions of the committed model, not the target.
-    assert d["int"]["mixed"]["0"]["snr_imp_db"] >= 7.0
+    assert d["int"]["mixed"]["0"]["snr_imp_db"] >= 8.3
     for noise in d["int"]:
         for snr in d["int"][noise]:
             gap = abs(d["int"][noise][snr]["snr_imp_db"] - d["float"][noise][snr]["snr_imp_db"])
             assert gap <= 0.5, f"int vs float at {noise} {snr} dB: {gap:.2f} dB"
     a = m["agreement"]
-    # torch fake-quant computes each layer in float32: accumulation-order differences at a rounding
-    # boundary, carried through 31 layers, reach 3 LSB in a few values (the issue asks for <= 2)
-    assert a["int_vs_qat"]["identical_fraction"] >= 0.99 and a["int_vs_qat"]["max_lsb"] <= 3
+    assert a["int_vs_qat"]["identical_fraction"] >= 0.99 and a["int_vs_qat"]["max_lsb"] <= 2
     assert a["int_vs_qat"]["argmax_agree"] >= 0.999
     assert a["int_vs_onnxruntime"]["identical_fraction"] >= 0.99 and a["int_vs_onnxruntime"]["max_lsb"] <= 4
     assert a["int_vs_onnxruntime"]["argmax_agree"] >= 0.999

@@ -24,7 +24,7 @@ from .fakequant import freeze_ranges, set_qat
 
 @dataclass
 class TrainConfig:
-    float_epochs: int = 14
+    float_epochs: int = 18
     qat_epochs: int = 4
     freeze_epochs: int = 1  # last QAT epochs run with frozen activation ranges
     windows_per_epoch: int = 80_000

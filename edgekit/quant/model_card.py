@@ -96,7 +96,7 @@ it). onnxruntime computes each QDQ layer in float32 and rounds half to even: the
 differences are ties and float32 error at a rounding boundary.
 
 ## Training
-`python scripts/train.py --out models/acdae` ({train.get('seconds', '?')} s on 2 CPU cores); log in `train.log`,
+`python scripts/train.py --out models/acdae` ({train.get('seconds', '?')} s on a 2-core CPU, one torch thread); log in `train.log`,
 per-epoch history in `history.json`. Evaluation: `python scripts/evaluate.py --model-dir models/acdae
 --json models/acdae/metrics.json --card`.
 
