@@ -22,7 +22,7 @@ from edgekit.cli import run_main  # noqa: E402
 import torch  # noqa: E402
 
 from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
-from edgekit.model.acdae import ACDAEConfig  # noqa: E402
+from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
 from edgekit.quant.export import export_model  # noqa: E402
 
@@ -44,15 +44,22 @@ def main(argv=None):
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
+    p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
     a = p.parse_args(argv)
 
+    try:
+        widths = tuple(int(w) for w in a.widths.split(","))
+        model_cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths), kernel=a.kernel,
+                                dec_kernel=a.dec_kernel, refine=a.refine)
+        model_cfg.check()
+    except ValueError as e:
+        p.error(f"bad model shape: {e}")
+    if a.summary:
+        print(ACDAE(model_cfg).layer_table())
+        return
     data_dir = resolve_data_dir(a.data_dir)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    widths = tuple(int(w) for w in a.widths.split(","))
-    model_cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths), kernel=a.kernel, dec_kernel=a.dec_kernel,
-                            refine=a.refine)
-    model_cfg.check()
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, threads=a.threads, model=model_cfg.to_dict())
     if a.tiny:
@@ -68,6 +75,7 @@ def main(argv=None):
 
     log(f"data {data_dir}; train records {split['train']}; val {split['val']}; test {split['test']}")
     log(f"config {json.dumps(asdict(cfg))}")
+    log("layers\n" + ACDAE(model_cfg).layer_table())
     draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed)  # noqa: E731
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()

@@ -1,5 +1,6 @@
 """The ACDAE, QAT, export and import: shapes, a tiny training run, format errors."""
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -127,3 +128,32 @@ def test_unsupported_op_names_node_and_supported_list():
 def test_missing_model_file_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="scripts/train.py"):
         load_intgraph(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize("cfg", [SMALL, SMALL_REFINED], ids=["plain", "refine"])
+def test_layer_table_macs_match_the_integer_graph(cfg):
+    m = _random_qat_model(cfg)
+    g = load_intgraph(build_onnx(m))
+    graph_macs = {op.name: op.macs(g.tensors) for op in g.ops if op.kind in ("conv1d", "conv_transpose1d", "dense")}
+    rows = {name: macs for name, _, macs in m.layer_rows()}
+    for name in ("enc1", "enc2", "dec1", "dec2", "fc1", "fc2") + (("enc1_r1", "dec2_r1") if cfg.refine else ()):
+        assert rows[name] == graph_macs[name], name
+    table = m.layer_table().splitlines()
+    assert table[-1].split()[0] == "total"
+    assert int(table[-1].split()[1].replace(",", "")) == sum(p.numel() for p in m.parameters())
+
+
+def test_train_summary_prints_the_layer_table(capsys):
+    import runpy
+    import sys
+
+    argv = sys.argv
+    sys.argv = ["train.py", "--summary", "--widths", "8,16", "--kernel", "5"]
+    try:
+        with pytest.raises(SystemExit) as e:
+            runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "train.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "enc1" in out and "dec2" in out and "total" in out

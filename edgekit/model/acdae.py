@@ -213,32 +213,37 @@ class ACDAE(nn.Module):
             h = self.out_q(h + x)
         return h, logits
 
-    def layer_table(self) -> str:
-        """Parameters and MACs per layer."""
+    def layer_rows(self) -> list[tuple[str, int, int]]:
+        """(layer, parameters, MACs) per layer, in execution order (encoder, head, decoder)."""
         cfg = self.config
-        rows, length = [], cfg.window
-        rows.append(f"{'layer':<12}{'params':>9}{'MACs':>11}")
-        lengths = []
+        n_params = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+        rows, lengths, length = [], [], cfg.window
         for i, conv in enumerate(self.enc):
             length //= cfg.strides[i]
             lengths.append(length)
             c = conv.conv
-            rows.append(f"{f'enc{i + 1}':<12}{sum(p.numel() for p in c.parameters()):>9}"
-                        f"{c.out_channels * c.in_channels * c.kernel_size[0] * length:>11}")
+            rows.append((f"enc{i + 1}", n_params(c), c.out_channels * c.in_channels * c.kernel_size[0] * length))
             for j, r in enumerate(self.enc_refine[i]):
                 rc = r.conv
-                rows.append(f"{f'enc{i + 1}_r{j + 1}':<12}{sum(p.numel() for p in rc.parameters()):>9}"
-                            f"{rc.out_channels * rc.in_channels * rc.kernel_size[0] * length:>11}")
-            ch = cfg.widths[i]
-            rows.append(f"{f'enc{i + 1}_eca':<12}{cfg.eca_kernel:>9}{ch * ch + ch * length:>11}")
+                rows.append((f"enc{i + 1}_r{j + 1}", n_params(rc),
+                             rc.out_channels * rc.in_channels * rc.kernel_size[0] * length))
+            ch = cfg.widths[i]  # pool (ch * length) + the banded ch x ch matrix + the channel scale
+            rows.append((f"enc{i + 1}_eca", cfg.eca_kernel, ch * ch + 2 * ch * length))
+        for name, fc in (("fc1", self.fc1), ("fc2", self.fc2)):
+            rows.append((name, n_params(fc), fc.fc.weight.numel()))
         for i in reversed(range(len(self.dec))):
             c = self.dec[i].conv
-            rows.append(f"{f'dec{i + 1}':<12}{sum(p.numel() for p in c.parameters()):>9}"
-                        f"{c.in_channels * c.out_channels * c.kernel_size[0] * lengths[i]:>11}")
+            rows.append((f"dec{i + 1}", n_params(c), c.in_channels * c.out_channels * c.kernel_size[0] * lengths[i]))
             for j, r in enumerate(self.dec_refine[i]):
                 rc = r.conv
-                rows.append(f"{f'dec{i + 1}_r{j + 1}':<12}{sum(p.numel() for p in rc.parameters()):>9}"
-                            f"{rc.out_channels * rc.in_channels * rc.kernel_size[0] * lengths[i] * cfg.strides[i]:>11}")
-        for name, fc in (("fc1", self.fc1), ("fc2", self.fc2)):
-            rows.append(f"{name:<12}{sum(p.numel() for p in fc.parameters()):>9}{fc.fc.weight.numel():>11}")
-        return "\n".join(rows)
+                rows.append((f"dec{i + 1}_r{j + 1}", n_params(rc),
+                             rc.out_channels * rc.in_channels * rc.kernel_size[0] * lengths[i] * cfg.strides[i]))
+        return rows
+
+    def layer_table(self) -> str:
+        """Parameters and MACs per layer, with the totals."""
+        rows = self.layer_rows()
+        lines = [f"{'layer':<12}{'params':>10}{'MACs':>12}"]
+        lines += [f"{name:<12}{p:>10,}{m:>12,}" for name, p, m in rows]
+        lines.append(f"{'total':<12}{sum(r[1] for r in rows):>10,}{sum(r[2] for r in rows):>12,}")
+        return "\n".join(lines)
