@@ -143,17 +143,27 @@ def test_layer_table_macs_match_the_integer_graph(cfg):
     assert int(table[-1].split()[1].replace(",", "")) == sum(p.numel() for p in m.parameters())
 
 
-def test_train_summary_prints_the_layer_table(capsys):
+def _run_script(name, args):
     import runpy
     import sys
 
     argv = sys.argv
-    sys.argv = ["train.py", "--summary", "--widths", "8,16", "--kernel", "5"]
+    sys.argv = [name] + args
     try:
         with pytest.raises(SystemExit) as e:
-            runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "train.py"), run_name="__main__")
+            runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / name), run_name="__main__")
     finally:
         sys.argv = argv
-    assert e.value.code == 0
+    return e.value.code
+
+
+def test_train_summary_prints_the_layer_table(capsys):
+    assert _run_script("train.py", ["--summary", "--widths", "8,16", "--kernel", "5"]) == 0
     out = capsys.readouterr().out
     assert "enc1" in out and "dec2" in out and "total" in out
+
+
+@pytest.mark.parametrize("script", ["train.py", "sweep.py"])
+def test_bad_model_shape_is_a_usage_error(capsys, script):
+    assert _run_script(script, ["--name", "x", "--kernel", "4"] if script == "sweep.py" else ["--kernel", "4"]) == 2
+    assert "bad model shape: kernel 4 must be odd" in capsys.readouterr().err
