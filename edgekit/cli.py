@@ -15,3 +15,28 @@ def run_main(main: Callable[[], int | None]) -> None:
     except (DataError, ModelFormatError, UnsupportedModelError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def add_model_shape_args(p) -> None:
+    """The ACDAE shape options shared by train.py and sweep.py (defaults = the shipped model)."""
+    from .model.acdae import ACDAEConfig
+
+    p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
+    p.add_argument("--kernel", type=int, default=ACDAEConfig.kernel, help="encoder kernel size (odd)")
+    p.add_argument("--dec-kernel", type=int, default=ACDAEConfig.dec_kernel, help="decoder (transposed) kernel size")
+    p.add_argument("--refine", type=int, default=ACDAEConfig.refine, help="extra stride-1 convs per level")
+
+
+def model_shape(p, a):
+    """ACDAEConfig from the options of add_model_shape_args (stride 2 per level); a bad shape is
+    a usage error (exit 2) that names the field."""
+    from .model.acdae import ACDAEConfig
+
+    try:
+        widths = tuple(int(w) for w in a.widths.split(","))
+        cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths), kernel=a.kernel, dec_kernel=a.dec_kernel,
+                          refine=a.refine)
+        cfg.check()
+    except ValueError as e:
+        p.error(f"bad model shape: {e}")
+    return cfg

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import run_main  # noqa: E402
+from edgekit.cli import add_model_shape_args, model_shape, run_main  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -36,10 +36,7 @@ def main(argv=None):
     p.add_argument("--float-epochs", type=int, default=TrainConfig.float_epochs)
     p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
-    p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
-    p.add_argument("--kernel", type=int, default=ACDAEConfig.kernel, help="encoder kernel size (odd)")
-    p.add_argument("--dec-kernel", type=int, default=ACDAEConfig.dec_kernel, help="decoder (transposed) kernel size")
-    p.add_argument("--refine", type=int, default=ACDAEConfig.refine, help="extra stride-1 convs per level")
+    add_model_shape_args(p)
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -47,13 +44,7 @@ def main(argv=None):
     p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
     a = p.parse_args(argv)
 
-    try:
-        widths = tuple(int(w) for w in a.widths.split(","))
-        model_cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths), kernel=a.kernel,
-                                dec_kernel=a.dec_kernel, refine=a.refine)
-        model_cfg.check()
-    except ValueError as e:
-        p.error(f"bad model shape: {e}")
+    model_cfg = model_shape(p, a)
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return

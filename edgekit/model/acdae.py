@@ -216,28 +216,26 @@ class ACDAE(nn.Module):
     def layer_rows(self) -> list[tuple[str, int, int]]:
         """(layer, parameters, MACs) per layer, in execution order (encoder, head, decoder)."""
         cfg = self.config
-        n_params = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+
+        def conv_row(name, layer, length):  # length: the output (Conv1d) or input (ConvTranspose1d)
+            c = layer.conv
+            return (name, sum(p.numel() for p in c.parameters()),
+                    c.in_channels * c.out_channels * c.kernel_size[0] * length)
+
         rows, lengths, length = [], [], cfg.window
         for i, conv in enumerate(self.enc):
             length //= cfg.strides[i]
             lengths.append(length)
-            c = conv.conv
-            rows.append((f"enc{i + 1}", n_params(c), c.out_channels * c.in_channels * c.kernel_size[0] * length))
-            for j, r in enumerate(self.enc_refine[i]):
-                rc = r.conv
-                rows.append((f"enc{i + 1}_r{j + 1}", n_params(rc),
-                             rc.out_channels * rc.in_channels * rc.kernel_size[0] * length))
+            rows.append(conv_row(f"enc{i + 1}", conv, length))
+            rows += [conv_row(f"enc{i + 1}_r{j + 1}", r, length) for j, r in enumerate(self.enc_refine[i])]
             ch = cfg.widths[i]  # pool (ch * length) + the banded ch x ch matrix + the channel scale
             rows.append((f"enc{i + 1}_eca", cfg.eca_kernel, ch * ch + 2 * ch * length))
         for name, fc in (("fc1", self.fc1), ("fc2", self.fc2)):
-            rows.append((name, n_params(fc), fc.fc.weight.numel()))
+            rows.append((name, sum(p.numel() for p in fc.parameters()), fc.fc.weight.numel()))
         for i in reversed(range(len(self.dec))):
-            c = self.dec[i].conv
-            rows.append((f"dec{i + 1}", n_params(c), c.in_channels * c.out_channels * c.kernel_size[0] * lengths[i]))
-            for j, r in enumerate(self.dec_refine[i]):
-                rc = r.conv
-                rows.append((f"dec{i + 1}_r{j + 1}", n_params(rc),
-                             rc.out_channels * rc.in_channels * rc.kernel_size[0] * lengths[i] * cfg.strides[i]))
+            rows.append(conv_row(f"dec{i + 1}", self.dec[i], lengths[i]))
+            rows += [conv_row(f"dec{i + 1}_r{j + 1}", r, lengths[i] * cfg.strides[i])
+                     for j, r in enumerate(self.dec_refine[i])]
         return rows
 
     def layer_table(self) -> str:
