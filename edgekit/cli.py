@@ -40,3 +40,22 @@ def model_shape(p, a):
     except ValueError as e:
         p.error(f"bad model shape: {e}")
     return cfg
+
+
+def add_augment_args(p, default) -> None:
+    """Augmentation options shared by train.py and sweep.py; `default` is an Augment."""
+    p.add_argument("--stretch", default=",".join(f"{v:g}" for v in default.stretch),
+                   help="time-scale factor range LOW,HIGH (1,1: none)")
+    p.add_argument("--flip", type=float, default=default.flip, help="probability of inverting a lead")
+    p.add_argument("--swap", type=float, default=default.swap, help="probability of exchanging the leads")
+
+
+def augment(p, a):
+    """Augment from the options of add_augment_args; a bad value is a usage error (exit 2)."""
+    from .data.augment import Augment
+
+    try:
+        lo, hi = (float(v) for v in a.stretch.split(","))
+        return Augment(stretch=(lo, hi), flip=a.flip, swap=a.swap)
+    except ValueError as e:
+        p.error(f"bad augmentation: {e}")

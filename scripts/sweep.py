@@ -3,7 +3,9 @@
 
     python scripts/sweep.py --name deep6 --widths 16,32,48,48,64,64 --kernel 9 --dec-kernel 8
     python scripts/sweep.py --name k15 --kernel 15 --epochs 5 --windows-per-epoch 40000
+    python scripts/sweep.py --name stretch --stretch 0.8,1.25          # with training augmentation
     python scripts/sweep.py --name shipped --model-dir models/acdae   # score a trained model (float and int8)
+    python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
 
 Each run trains the float model only (no QAT: shapes are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
@@ -19,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_model_shape_args, model_shape, run_main  # noqa: E402
+from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_shape, run_main  # noqa: E402
 
 from edgekit import metrics  # noqa: E402
 from edgekit.data import evaluation_windows, resolve_data_dir, sample_training_windows, split_records  # noqa: E402
+from edgekit.data.augment import Augment  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
@@ -36,39 +39,44 @@ def main(argv=None):
     p.add_argument("--name", required=True)
     p.add_argument("--data-dir")
     add_model_shape_args(p)
+    add_augment_args(p, Augment.from_dict(TrainConfig().augment))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--windows-per-epoch", type=int, default=40_000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default="build/sweep", help="checkpoints go to OUT/NAME")
     p.add_argument("--log", default="build/sweep/results.jsonl")
     p.add_argument("--model-dir", help="score this trained model (float and int8 forms) instead of training")
+    p.add_argument("--records", choices=("val", "train"), default="val",
+                   help="score on the validation records (default) or on the training records, to measure "
+                        "how much of the score is memorized patients")
     a = p.parse_args(argv)
     cfg = model_shape(p, a)
+    aug = augment(p, a)
 
     data = resolve_data_dir(a.data_dir)
     split = split_records(data)
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
-        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split, a.log)
+        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a.records, a.log)
     tcfg = TrainConfig(float_epochs=a.epochs, qat_epochs=0, windows_per_epoch=a.windows_per_epoch,
-                       threads=a.threads, model=cfg.to_dict())
+                       threads=a.threads, model=cfg.to_dict(), augment=aug.to_dict())
     t0 = time.time()
-    model = train(tcfg, lambda n, seed: sample_training_windows(data, split["train"], n, seed=seed),
+    model = train(tcfg, lambda n, seed: sample_training_windows(data, split["train"], n, seed=seed, augment=aug),
                   Path(a.out) / a.name, log=lambda _msg: None)
     set_qat(model, False)  # a float-only run ends calibrated for QAT; score the float model
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
-           "epochs": a.epochs, "windows_per_epoch": a.windows_per_epoch,
+           "augment": aug.to_dict(), "epochs": a.epochs, "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
-    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split, a.log)
+    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a.records, a.log)
 
 
-def _report(row, forms, data, split, log):
-    """Score each form (name -> windows -> denoised) on the validation records; print and log one line."""
+def _report(row, forms, data, records, which, log):
+    """Score each form (name -> windows -> denoised) on `records` (test-part noise); print and log one line."""
     for noise, snr in CONDITIONS:
-        ws = evaluation_windows(data, split["val"], noise, snr, per_record=64, seed=5)
+        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5)
         for form, run in forms.items():
-            prefix = "val" if len(forms) == 1 else f"val_{form}"
+            prefix = which if len(forms) == 1 else f"{which}_{form}"
             imp = metrics.denoise_scores(ws.target, ws.noisy, run(ws.noisy))["snr_imp_db"]
             row[f"{prefix}_{noise or 'clean'}{'' if snr is None else snr}"] = round(imp, 2)
     line = json.dumps(row)

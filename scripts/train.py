@@ -4,6 +4,7 @@
     python scripts/train.py --out models/acdae            # the shipped model
     python scripts/train.py --out build/tiny --tiny       # a one-minute smoke run
     python scripts/train.py --out models/acdae --resume   # continue after an interruption
+    python scripts/train.py --out OUT2 --init-float OUT/float.pt --float-epochs 0 --qat-epochs 8   # QAT only
 
 Writes OUT/model.onnx + model.json (frozen int8 QDQ model and sidecar), float.pt and qat.pt
 (torch weights for evaluation), train.log, history.json, checkpoint.pt (removed at the end).
@@ -17,11 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_model_shape_args, model_shape, run_main  # noqa: E402
+from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_shape, run_main  # noqa: E402
 
 import torch  # noqa: E402
 
 from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
+from edgekit.data.augment import Augment  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
 from edgekit.quant.export import export_model  # noqa: E402
@@ -37,14 +39,19 @@ def main(argv=None):
     p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
     add_model_shape_args(p)
+    add_augment_args(p, Augment.from_dict(TrainConfig().augment))
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init-float", metavar="FLOAT_PT",
+                   help="start from these float weights (a float.pt of the same shape); with --float-epochs 0 "
+                        "this runs QAT fine-tuning only")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
     a = p.parse_args(argv)
 
     model_cfg = model_shape(p, a)
+    aug = augment(p, a)
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return
@@ -52,7 +59,8 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
-                      seed=a.seed, threads=a.threads, model=model_cfg.to_dict())
+                      seed=a.seed, threads=a.threads, model=model_cfg.to_dict(),
+                      augment=aug.to_dict())
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048
     split = split_records(data_dir, seed=a.seed)
@@ -67,14 +75,23 @@ def main(argv=None):
     log(f"data {data_dir}; train records {split['train']}; val {split['val']}; test {split['test']}")
     log(f"config {json.dumps(asdict(cfg))}")
     log("layers\n" + ACDAE(model_cfg).layer_table())
-    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed)  # noqa: E731
+    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed, augment=aug)  # noqa: E731
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()
-    model = train(cfg, draw, out, val_windows=val, resume=a.resume, log=log,
+    init = None
+    if a.init_float:
+        init = torch.load(a.init_float, weights_only=True)
+        try:
+            ACDAE(model_cfg).load_state_dict(init)
+        except RuntimeError as e:
+            p.error(f"--init-float {a.init_float} does not fit the model shape {model_cfg.widths}: "
+                    f"{str(e).splitlines()[0]}")
+        log(f"float weights from {a.init_float}")
+    model = train(cfg, draw, out, val_windows=val, resume=a.resume, log=log, init_float=init,
                   on_float_done=lambda m: torch.save(m.state_dict(), out / "float.pt"))
     torch.save(model.state_dict(), out / "qat.pt")
     path = export_model(model, out, name=a.name, extra={"training": {"seconds": round(time.time() - t0, 1),
-                                                                     "split": split, "seed": a.seed,
+                                                                     "split": split, "seed": a.seed, "init_float": a.init_float,
                                                                      "config": asdict(cfg)}})
     (out / "checkpoint.pt").unlink(missing_ok=True)
     log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")

@@ -167,3 +167,30 @@ def test_train_summary_prints_the_layer_table(capsys):
 def test_bad_model_shape_is_a_usage_error(capsys, script):
     assert _run_script(script, ["--name", "x", "--kernel", "4"] if script == "sweep.py" else ["--kernel", "4"]) == 2
     assert "bad model shape: kernel 4 must be odd" in capsys.readouterr().err
+
+
+def test_qat_only_run_starts_from_the_given_float_weights(tmp_path):
+    cfg = TrainConfig(float_epochs=2, qat_epochs=0, windows_per_epoch=1024, batch=32, lr=3e-3, model=SMALL.to_dict())
+    floated = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path / "f", log=lambda _m: None)
+    set_qat(floated, False)
+    start = {k: v.clone() for k, v in floated.state_dict().items()}
+    seen = {}
+    qcfg = TrainConfig(float_epochs=0, qat_epochs=1, windows_per_epoch=256, batch=32, qat_lr=0.0, model=SMALL.to_dict())
+    train(qcfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path / "q", log=lambda _m: None,
+          init_float=start, on_float_done=lambda m: seen.update({k: v.clone() for k, v in m.state_dict().items()}))
+    assert all(torch.equal(seen[k], start[k]) for k in start)  # QAT began from exactly these weights
+
+
+@pytest.mark.parametrize("script", ["train.py", "sweep.py"])
+def test_bad_augmentation_is_a_usage_error(capsys, script):
+    args = ["--stretch", "1.3,0.9"] + (["--name", "x"] if script == "sweep.py" else [])
+    assert _run_script(script, args) == 2
+    assert "bad augmentation: stretch range (1.3, 0.9)" in capsys.readouterr().err
+
+
+def test_init_float_of_another_shape_is_a_usage_error(tmp_path, capsys):
+    torch.save(ACDAE(SMALL).state_dict(), tmp_path / "float.pt")
+    code = _run_script("train.py", ["--out", str(tmp_path / "o"), "--init-float", str(tmp_path / "float.pt"),
+                                    "--float-epochs", "0"])
+    assert code == 2
+    assert "does not fit the model shape" in capsys.readouterr().err

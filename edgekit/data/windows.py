@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
+from .augment import Augment, gather_augmented, span
 from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
@@ -109,9 +110,10 @@ def _noise_parts(data_dir, kinds, part) -> dict:
     return {k: noise_part(load_noise(data_dir, k), part).astype(np.float32) for k in sorted(need)}
 
 
-def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts) -> WindowSet:
+def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None) -> WindowSet:
     """The shared pipeline. rec_idx indexes `names`; kinds: str per window ('none' = clean);
-    noise_starts: (n, 3) offsets into the noise parts of bw, ma, em."""
+    noise_starts: (n, 3) offsets into the noise parts of bw, ma, em; aug: per-window
+    augmentation draws (Augment.draw) or None."""
     records = [load_record(data_dir, nm) for nm in names]
     n = len(rec_idx)
     kinds = np.asarray(kinds).astype(str)
@@ -139,7 +141,13 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts) ->
                 clean = np.empty((len(pos), 2, WINDOW), np.int16)
                 rec_cuts = np.r_[0, np.flatnonzero(ri[1:] != ri[:-1]) + 1, len(pos)]
                 for a, b in zip(rec_cuts[:-1], rec_cuts[1:]):
-                    clean[a:b] = _gather(clean_adc(data_dir, names[ri[a]]), st[a:b])
+                    sig = clean_adc(data_dir, names[ri[a]])
+                    if aug is None:
+                        clean[a:b] = _gather(sig, st[a:b])
+                    else:
+                        p = pos[a:b]
+                        clean[a:b] = gather_augmented(sig, st[a:b], WINDOW, aug["factor"][p],
+                                                      aug["sign"][p], aug["swap"][p])
                 if kind == CLEAN:
                     noisy = clean
                 else:
@@ -171,9 +179,10 @@ def _noise_offsets(rng, parts: dict, n: int, span: int) -> np.ndarray:
 
 
 def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
-                            snr_range=(-6, 24), part="train") -> WindowSet:
+                            snr_range=(-6, 24), part="train", augment: Augment | None = None) -> WindowSet:
     """`n` random windows: uniform record, start, noise kind, SNR in `snr_range` and noise
-    offset inside the noise `part`. Deterministic for a seed."""
+    offset inside the noise `part`, the clean ECG augmented by `augment` (see augment.py).
+    Deterministic for a seed; without augmentation the draws are those of earlier versions."""
     data_dir = resolve_data_dir(data_dir)
     records = [str(r) for r in records]
     noise_kinds = [check_kind(k) for k in noise_kinds]
@@ -181,12 +190,16 @@ def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
     rng = np.random.default_rng(seed)
     lengths = np.array([load_record(data_dir, r).n_samples for r in records])
     rec_idx = rng.integers(len(records), size=n)
-    starts = (rng.random(n) * (lengths[rec_idx] - WINDOW + 1)).astype(np.int64)
+    u = rng.random(n)
     kinds = np.asarray(noise_kinds)[rng.integers(len(noise_kinds), size=n)]
     snr = rng.uniform(lo, hi, size=n)
     parts = _noise_parts(data_dir, noise_kinds, part)
     noise_starts = _noise_offsets(rng, parts, n, WINDOW)
-    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts)
+    aug = augment.draw(rng, n) if augment is not None and augment.active else None
+    need = WINDOW if aug is None else span(aug["factor"], WINDOW)
+    starts = (u * (lengths[rec_idx] - need + 1)).astype(np.int64)
+    # AF labels count the record span at the nominal window length, also when stretched
+    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts, aug)
 
 
 def _kind_and_snr(noise_kind, snr_db, n):

@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
+    augment: dict = field(default_factory=dict)  # data.augment.Augment fields; {} = none
 
 
 def to_model_units(q: np.ndarray) -> torch.Tensor:
@@ -62,14 +63,17 @@ def _epoch_plan(cfg: TrainConfig):
 
 def train(cfg: TrainConfig, draw_windows: Callable[[int, int], object], out_dir: str | Path,
           val_windows=None, resume: bool = False, log: Callable[[str], None] = print,
-          on_float_done: Callable[[ACDAE], None] | None = None) -> ACDAE:
+          on_float_done: Callable[[ACDAE], None] | None = None, init_float: dict | None = None) -> ACDAE:
     """Train an ACDAE. draw_windows(n, seed) returns a WindowSet (noisy int8, target, af).
-    on_float_done(model) is called once with the float model before QAT starts."""
+    on_float_done(model) is called once with the float model before QAT starts.
+    init_float: a float state dict to start from (with float_epochs=0: QAT fine-tuning only)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     model = ACDAE(ACDAEConfig.from_dict(cfg.model))
+    if init_float is not None:
+        model.load_state_dict(init_float)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     plan = _epoch_plan(cfg)
     start, history = 0, []
