@@ -21,6 +21,18 @@ def _refine(cfg: dict) -> str:
     return f", {n} extra stride-1 conv(s) per level (kernel {cfg['kernel']})" if n else ""
 
 
+def _augment(train: dict) -> str:
+    a = train.get("config", {}).get("augment") or {}
+    lo, hi = a.get("stretch", (1.0, 1.0))
+    parts = ([f"time stretch x{lo:g}-{hi:g}"] if (lo, hi) != (1.0, 1.0) else []) + \
+        [f"{what} (p = {a[name]:g})" for name, what in (("flip", "lead inversion"), ("swap", "lead swap"))
+         if a.get(name)]
+    if not parts:
+        return "- Training augmentation: none."
+    return (f"- Training augmentation of the clean ECG before the noise is added: {', '.join(parts)} "
+            "(`edgekit/data/augment.py`); evaluation windows are never augmented.")
+
+
 def _cinc(af: dict) -> str:
     c = af.get("cinc2017_int")
     if not c:
@@ -64,6 +76,7 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 - Noise: NSTDB `bw`, `ma` and a **derived em** (recovered from 118e00 - 118; the original em record was not
   available). Training noise from the first 70% of each noise record, test noise from the rest.
 - Clean reference: each record with its own baseline drift removed (0.5 Hz zero-phase high-pass).
+{_augment(train)}
 - AF labels from the rhythm annotations: `(AFIB` = AF; `(AFL` (flutter) windows are excluded.
 
 ## Denoising on the held-out records (SNR improvement in dB, float / int8 integer reference)
