@@ -6,6 +6,7 @@
     python scripts/sweep.py --name stretch --stretch 0.8,1.25          # with training augmentation
     python scripts/sweep.py --name shipped --model-dir models/acdae   # score a trained model (float and int8)
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
+    python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
 
 Each run trains the float model only (no QAT: shapes are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
@@ -49,6 +50,8 @@ def main(argv=None):
     p.add_argument("--records", choices=("val", "train"), default="val",
                    help="score on the validation records (default) or on the training records, to measure "
                         "how much of the score is memorized patients")
+    p.add_argument("--noise-part", choices=("test", "train"), default="test",
+                   help="noise from the held-out part of each noise record (default) or the training part")
     a = p.parse_args(argv)
     cfg = model_shape(p, a)
     aug = augment(p, a)
@@ -58,7 +61,7 @@ def main(argv=None):
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
-        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a.records, a.log)
+        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a.records, a.noise_part, a.log)
     tcfg = TrainConfig(float_epochs=a.epochs, qat_epochs=0, windows_per_epoch=a.windows_per_epoch,
                        threads=a.threads, model=cfg.to_dict(), augment=aug.to_dict())
     t0 = time.time()
@@ -68,13 +71,15 @@ def main(argv=None):
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
            "augment": aug.to_dict(), "epochs": a.epochs, "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
-    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a.records, a.log)
+    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a.records, a.noise_part, a.log)
 
 
-def _report(row, forms, data, records, which, log):
-    """Score each form (name -> windows -> denoised) on `records` (test-part noise); print and log one line."""
+def _report(row, forms, data, records, which, noise_part, log):
+    """Score each form (name -> windows -> denoised) on `records`; print and log one line."""
+    if noise_part != "test":
+        row["noise_part"] = noise_part
     for noise, snr in CONDITIONS:
-        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5)
+        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5, part=noise_part)
         for form, run in forms.items():
             prefix = which if len(forms) == 1 else f"{which}_{form}"
             imp = metrics.denoise_scores(ws.target, ws.noisy, run(ws.noisy))["snr_imp_db"]
