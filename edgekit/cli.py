@@ -42,8 +42,12 @@ def model_shape(p, a):
     return cfg
 
 
-def add_augment_args(p, default) -> None:
-    """Augmentation options shared by train.py and sweep.py; `default` is an Augment."""
+def add_augment_args(p) -> None:
+    """Augmentation options shared by train.py and sweep.py (defaults = TrainConfig's: none)."""
+    from .data.augment import Augment
+    from .model.train import TrainConfig
+
+    default = Augment.from_dict(TrainConfig().augment)
     p.add_argument("--stretch", default=",".join(f"{v:g}" for v in default.stretch),
                    help="time-scale factor range LOW,HIGH (1,1: none)")
     p.add_argument("--flip", type=float, default=default.flip, help="probability of inverting a lead")

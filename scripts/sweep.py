@@ -26,7 +26,6 @@ from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_s
 
 from edgekit import metrics  # noqa: E402
 from edgekit.data import evaluation_windows, resolve_data_dir, sample_training_windows, split_records  # noqa: E402
-from edgekit.data.augment import Augment  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
@@ -40,7 +39,7 @@ def main(argv=None):
     p.add_argument("--name", required=True)
     p.add_argument("--data-dir")
     add_model_shape_args(p)
-    add_augment_args(p, Augment.from_dict(TrainConfig().augment))
+    add_augment_args(p)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--windows-per-epoch", type=int, default=40_000)
     p.add_argument("--threads", type=int, default=1)
@@ -61,7 +60,7 @@ def main(argv=None):
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
-        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a.records, a.noise_part, a.log)
+        return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a)
     tcfg = TrainConfig(float_epochs=a.epochs, qat_epochs=0, windows_per_epoch=a.windows_per_epoch,
                        threads=a.threads, model=cfg.to_dict(), augment=aug.to_dict())
     t0 = time.time()
@@ -71,23 +70,24 @@ def main(argv=None):
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
            "augment": aug.to_dict(), "epochs": a.epochs, "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
-    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a.records, a.noise_part, a.log)
+    _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a)
 
 
-def _report(row, forms, data, records, which, noise_part, log):
-    """Score each form (name -> windows -> denoised) on `records`; print and log one line."""
-    if noise_part != "test":
-        row["noise_part"] = noise_part
+def _report(row, forms, data, records, a):
+    """Score each form (name -> windows -> denoised) on `records` (the --records split) with noise
+    from --noise-part; print one JSON line and append it to --log."""
+    if a.noise_part != "test":
+        row["noise_part"] = a.noise_part
     for noise, snr in CONDITIONS:
-        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5, part=noise_part)
+        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5, part=a.noise_part)
         for form, run in forms.items():
-            prefix = which if len(forms) == 1 else f"{which}_{form}"
+            prefix = a.records if len(forms) == 1 else f"{a.records}_{form}"
             imp = metrics.denoise_scores(ws.target, ws.noisy, run(ws.noisy))["snr_imp_db"]
             row[f"{prefix}_{noise or 'clean'}{'' if snr is None else snr}"] = round(imp, 2)
     line = json.dumps(row)
     print(line)
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as f:
+    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(a.log, "a") as f:
         f.write(line + "\n")
 
 

@@ -23,7 +23,6 @@ from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_s
 import torch  # noqa: E402
 
 from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
-from edgekit.data.augment import Augment  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
 from edgekit.quant.export import export_model  # noqa: E402
@@ -39,7 +38,7 @@ def main(argv=None):
     p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
     add_model_shape_args(p)
-    add_augment_args(p, Augment.from_dict(TrainConfig().augment))
+    add_augment_args(p)
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -55,6 +54,7 @@ def main(argv=None):
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return
+    init = _init_float(p, a.init_float, model_cfg) if a.init_float else None
     data_dir = resolve_data_dir(a.data_dir)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,23 +78,27 @@ def main(argv=None):
     draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed, augment=aug)  # noqa: E731
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()
-    init = None
-    if a.init_float:
-        init = torch.load(a.init_float, weights_only=True)
-        try:
-            ACDAE(model_cfg).load_state_dict(init)
-        except RuntimeError as e:
-            p.error(f"--init-float {a.init_float} does not fit the model shape {model_cfg.widths}: "
-                    f"{str(e).splitlines()[0]}")
+    if init is not None:
         log(f"float weights from {a.init_float}")
     model = train(cfg, draw, out, val_windows=val, resume=a.resume, log=log, init_float=init,
                   on_float_done=lambda m: torch.save(m.state_dict(), out / "float.pt"))
     torch.save(model.state_dict(), out / "qat.pt")
     path = export_model(model, out, name=a.name, extra={"training": {"seconds": round(time.time() - t0, 1),
-                                                                     "split": split, "seed": a.seed, "init_float": a.init_float,
+                                                                     "split": split, "seed": a.seed,
+                                                                     "init_float": a.init_float,
                                                                      "config": asdict(cfg)}})
     (out / "checkpoint.pt").unlink(missing_ok=True)
     log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")
+
+
+def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
+    """The float state dict at `path`, checked against the model shape before any data is read."""
+    state = torch.load(path, weights_only=True)
+    try:
+        ACDAE(model_cfg).load_state_dict(state)
+    except RuntimeError as e:
+        p.error(f"--init-float {path} does not fit the model shape {model_cfg.widths}: {str(e).splitlines()[0]}")
+    return state
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from edgekit.data import WINDOW, resolve_data_dir, sample_training_windows
-from edgekit.data.augment import Augment, gather_augmented, span
+from edgekit.data.augment import Augment, gather_augmented, read_span
 from edgekit.data.baseline import clean_adc
 from edgekit.data.mixing import measure_snr_db
 
@@ -27,7 +27,7 @@ def test_stretch_flip_and_swap_semantics():
     pos = 10 + 0.5 * np.arange(8)
     assert out[1, 0].tolist() == np.rint(-4 * pos).tolist()     # swapped: lead 1 first (sign then swap)
     assert out[1, 1].tolist() == np.rint(-2 * pos).tolist()
-    assert span(np.array([1.0, 1.25]), WINDOW).tolist() == [513, 641]
+    assert read_span(np.array([1.0, 1.25]), WINDOW).tolist() == [513, 641]
 
 
 def test_bad_augmentation_names_the_field():
@@ -49,7 +49,7 @@ def test_augmented_training_windows_hit_the_snr_and_stay_in_the_record():
     plain = sample_training_windows(d, recs, 2000, seed=3)
     assert np.array_equal(ws.record, plain.record) and np.array_equal(ws.snr_db, plain.snr_db)
     assert not np.array_equal(ws.target, plain.target)
-    assert ws.start.max() <= 650000 - span(1.25, WINDOW)
+    assert ws.start.max() <= 650000 - read_span(1.25, WINDOW)
     # the SNR is set after augmentation: measured on the int8 input against the target
     noisy = ws.noisy.astype(np.float64)
     err = np.abs(measure_snr_db(ws.target, noisy).mean(axis=-1) - ws.snr_db)

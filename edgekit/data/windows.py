@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
-from .augment import Augment, gather_augmented, span
+from .augment import Augment, gather_augmented, read_span
 from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
@@ -196,7 +196,7 @@ def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
     parts = _noise_parts(data_dir, noise_kinds, part)
     noise_starts = _noise_offsets(rng, parts, n, WINDOW)
     aug = augment.draw(rng, n) if augment is not None and augment.active else None
-    need = WINDOW if aug is None else span(aug["factor"], WINDOW)
+    need = WINDOW if aug is None else read_span(aug["factor"], WINDOW)
     starts = (u * (lengths[rec_idx] - need + 1)).astype(np.int64)
     # AF labels count the record span at the nominal window length, also when stretched
     return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts, aug)
