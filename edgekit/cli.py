@@ -63,3 +63,34 @@ def augment(p, a):
         return Augment(stretch=(lo, hi), flip=a.flip, swap=a.swap)
     except ValueError as e:
         p.error(f"bad augmentation: {e}")
+
+
+def add_recipe_args(p) -> None:
+    """Training-recipe options shared by train.py and sweep.py (defaults = TrainConfig's)."""
+    from .model.train import TrainConfig
+
+    lo, hi = TrainConfig.snr_range
+    p.add_argument("--snr-range", default=f"{lo:g},{hi:g}",
+                   help="input SNRs (dB) drawn uniformly for training windows, LOW,HIGH")
+    p.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay,
+                   help="decoupled weight decay (AdamW); 0 = Adam")
+
+
+def recipe(p, a) -> dict:
+    """{snr_range, weight_decay} for TrainConfig from add_recipe_args' options; a bad value is a
+    usage error (exit 2) that names it."""
+    from .data.mixing import check_snr
+
+    try:
+        parts = a.snr_range.split(",")
+        if len(parts) != 2:
+            raise ValueError("give two numbers, LOW,HIGH (e.g. --snr-range=-6,24)")
+        lo, hi = (float(v) for v in parts)
+        check_snr([lo, hi])
+        if lo >= hi:
+            raise ValueError(f"low {lo:g} must be below high {hi:g}")
+        if not 0.0 <= a.weight_decay < 1.0:
+            raise ValueError(f"weight decay {a.weight_decay:g} must be in [0, 1)")
+    except ValueError as e:
+        p.error(f"bad training recipe: --snr-range {a.snr_range} / --weight-decay {a.weight_decay:g}: {e}")
+    return {"snr_range": (lo, hi), "weight_decay": a.weight_decay}

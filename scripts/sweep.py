@@ -4,13 +4,15 @@
     python scripts/sweep.py --name deep6 --widths 16,32,48,48,64,64 --kernel 9 --dec-kernel 8
     python scripts/sweep.py --name k15 --kernel 15 --epochs 5 --windows-per-epoch 40000
     python scripts/sweep.py --name stretch --stretch 0.8,1.25          # with training augmentation
+    python scripts/sweep.py --name low --snr-range=-6,12                # train on low input SNRs only
+    python scripts/sweep.py --name cinc --extra-cinc 0.3 --windows-per-epoch 57143   # + CinC patients
     python scripts/sweep.py --name shipped --model-dir models/acdae   # score a trained model (float and int8)
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
     python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
 
 Each run trains the float model only (no QAT: shapes are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
-ma noise, at 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms).
+ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms).
 Appends the line to --log as well. The test records are never used here, so choosing a shape
 with this script leaves them held out.
 """
@@ -22,16 +24,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_shape, run_main  # noqa: E402
+from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, model_shape,  # noqa: E402
+                         recipe, run_main)
 
 from edgekit import metrics  # noqa: E402
-from edgekit.data import evaluation_windows, resolve_data_dir, sample_training_windows, split_records  # noqa: E402
+from edgekit.data import (WindowSet, evaluation_windows, resolve_data_dir, sample_pool_windows,  # noqa: E402
+                          sample_training_windows, split_records)
+from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
 from edgekit.quant.runners import IntModel, load_torch, run_torch  # noqa: E402
 
-CONDITIONS = [("mixed", 0), ("bw", 0), ("em", 0), ("ma", 0), ("mixed", 24), (None, None)]
+CONDITIONS = [("mixed", 0), ("bw", 0), ("em", 0), ("ma", 0), ("mixed", -6), ("mixed", 12), ("mixed", 24),
+              (None, None)]
 
 
 def main(argv=None):
@@ -40,6 +46,10 @@ def main(argv=None):
     p.add_argument("--data-dir")
     add_model_shape_args(p)
     add_augment_args(p)
+    add_recipe_args(p)
+    p.add_argument("--extra-cinc", type=float, default=0.0, metavar="FRACTION",
+                   help="draw this fraction of each epoch's windows from the CinC 2017 'O' records (other "
+                        "patients: one AliveCor lead in both channels) instead of the mitdb training records")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--windows-per-epoch", type=int, default=40_000)
     p.add_argument("--threads", type=int, default=1)
@@ -54,6 +64,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg = model_shape(p, a)
     aug = augment(p, a)
+    rec = recipe(p, a)
+    if not 0.0 <= a.extra_cinc < 1.0:
+        p.error(f"--extra-cinc {a.extra_cinc:g} must be a fraction in [0, 1)")
 
     data = resolve_data_dir(a.data_dir)
     split = split_records(data)
@@ -62,15 +75,33 @@ def main(argv=None):
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
         return _report({"name": a.name, "model_dir": a.model_dir}, forms, data, split[a.records], a)
     tcfg = TrainConfig(float_epochs=a.epochs, qat_epochs=0, windows_per_epoch=a.windows_per_epoch,
-                       threads=a.threads, model=cfg.to_dict(), augment=aug.to_dict())
+                       threads=a.threads, model=cfg.to_dict(), augment=aug.to_dict(), **rec)
+    pool = cinc_clean_pool(data) if a.extra_cinc else ()
+
+    def draw(n, seed):
+        n_extra = int(round(n * a.extra_cinc))
+        ws = sample_training_windows(data, split["train"], n - n_extra, seed=seed, snr_range=tcfg.snr_range,
+                                     augment=aug)
+        if not n_extra:
+            return ws
+        extra = sample_pool_windows(data, pool, n_extra, seed + 777, "cinc2017", snr_range=tcfg.snr_range)
+        return WindowSet.concat(ws, extra)  # training shuffles every epoch
+
     t0 = time.time()
-    model = train(tcfg, lambda n, seed: sample_training_windows(data, split["train"], n, seed=seed, augment=aug),
-                  Path(a.out) / a.name, log=lambda _msg: None)
+    model = train(tcfg, draw, Path(a.out) / a.name, log=lambda _msg: None)
     set_qat(model, False)  # a float-only run ends calibrated for QAT; score the float model
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
-           "augment": aug.to_dict(), "epochs": a.epochs, "windows_per_epoch": a.windows_per_epoch,
+           "augment": aug.to_dict(), **_recipe_changes(tcfg), "epochs": a.epochs,
+           **({"extra_cinc": a.extra_cinc} if a.extra_cinc else {}),
+           "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
     _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a)
+
+
+def _recipe_changes(tcfg) -> dict:
+    """The recipe fields that differ from TrainConfig's defaults (for the result line)."""
+    base = TrainConfig()
+    return {k: getattr(tcfg, k) for k in ("snr_range", "weight_decay") if getattr(tcfg, k) != getattr(base, k)}
 
 
 def _report(row, forms, data, records, a):

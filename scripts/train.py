@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_augment_args, add_model_shape_args, augment, model_shape, run_main  # noqa: E402
+from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, model_shape,  # noqa: E402
+                         recipe, run_main)
 
 import torch  # noqa: E402
 
@@ -39,6 +40,7 @@ def main(argv=None):
     p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
     add_model_shape_args(p)
     add_augment_args(p)
+    add_recipe_args(p)
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -51,6 +53,7 @@ def main(argv=None):
 
     model_cfg = model_shape(p, a)
     aug = augment(p, a)
+    rec = recipe(p, a)
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return
@@ -60,7 +63,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, threads=a.threads, model=model_cfg.to_dict(),
-                      augment=aug.to_dict())
+                      augment=aug.to_dict(), **rec)
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048
     split = split_records(data_dir, seed=a.seed)
@@ -75,7 +78,8 @@ def main(argv=None):
     log(f"data {data_dir}; train records {split['train']}; val {split['val']}; test {split['test']}")
     log(f"config {json.dumps(asdict(cfg))}")
     log("layers\n" + ACDAE(model_cfg).layer_table())
-    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed, augment=aug)  # noqa: E731
+    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed,  # noqa: E731
+                                                   snr_range=cfg.snr_range, augment=aug)
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()
     if init is not None:

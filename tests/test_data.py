@@ -329,6 +329,41 @@ def test_cinc2017_resampled_rescaled_two_channels():
     assert np.percentile(adc[0], 99) / 200 == pytest.approx(np.percentile(rec.p_signal[:, 0], 99), rel=0.05)
 
 
+def test_cinc_clean_pool_holds_the_other_rhythm_records_cleaned_like_mitdb():
+    import csv
+
+    from edgekit.data.cinc2017 import cinc_clean_pool
+
+    d = data()
+    with (d / "cinc2017" / "training2017" / "REFERENCE-v3.csv").open() as f:
+        n_other = sum(1 for row in csv.reader(f) if row[1].strip() == "O")
+    pool = cinc_clean_pool(d)
+    assert len(pool) == n_other == 780  # 'O' only: none of the N/A records of the external AF check
+    for c in pool[:20]:
+        assert c.dtype == np.int16 and c.shape[0] == 2 and c.shape[1] >= WINDOW and not c.flags.writeable
+        assert np.array_equal(c[0], c[1])
+        assert abs(c[0].mean()) < 5  # baseline removed (0.5 Hz high-pass), as for mitdb
+
+
+def test_pool_windows_are_mixed_at_the_requested_snr_without_af_labels():
+    from edgekit.data import WindowSet, sample_pool_windows
+
+    t = np.arange(5000)
+    beat = (400 * np.exp(-0.5 * ((t % 300) - 150) ** 2 / 16)).astype(np.int16)  # spiky 1.2 Hz "ECG"
+    pool = (np.stack([beat, beat // 2]), np.stack([beat // 3, -beat]))
+    a = sample_pool_windows(data(), pool, 64, seed=3, source="synthetic", snr_range=(0, 0))
+    b = sample_pool_windows(data(), pool, 64, seed=3, source="synthetic", snr_range=(0, 0))
+    assert all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("noisy", "target", "start", "noise"))
+    assert set(a.af) == {-1} and set(a.record) == {"synthetic"} and len(set(a.noise)) > 1
+    # SNR of the int8 input against the clean target, both leads pooled (int8 rounding costs < 0.1 dB)
+    snr = 10 * np.log10((a.target ** 2).sum(axis=(1, 2)) / ((a.noisy - a.target) ** 2).sum(axis=(1, 2)))
+    assert abs(snr.mean()) < 0.1, snr.mean()
+    both = WindowSet.concat(a, b)
+    assert len(both) == 128 and np.array_equal(both.noisy[64:], b.noisy)
+    with pytest.raises(ValueError, match="at least 512 samples"):
+        sample_pool_windows(data(), (np.zeros((2, 100), np.int16),), 4, seed=0, source="short")
+
+
 # ---------------------------------------------------------------- errors
 
 def test_missing_data_dir_says_how_to_get_it(tmp_path, monkeypatch):

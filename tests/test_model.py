@@ -194,3 +194,51 @@ def test_init_float_of_another_shape_is_a_usage_error(tmp_path, capsys):
                                     "--float-epochs", "0"])
     assert code == 2
     assert "does not fit the model shape" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["train.py", "sweep.py"])
+@pytest.mark.parametrize("args, says", [
+    (["--snr-range=12,-6"], "low 12 must be below high -6"),
+    (["--snr-range", "3"], "give two numbers, LOW,HIGH"),
+    (["--snr-range=-60,12"], "SNR -60 dB is outside the allowed range"),
+    (["--weight-decay", "2"], "weight decay 2 must be in [0, 1)"),
+])
+def test_bad_training_recipe_is_a_usage_error(capsys, script, args, says):
+    assert _run_script(script, args + (["--name", "x"] if script == "sweep.py" else [])) == 2
+    err = capsys.readouterr().err
+    assert "bad training recipe" in err and says in err
+
+
+def test_extra_cinc_fraction_out_of_range_is_a_usage_error(capsys):
+    assert _run_script("sweep.py", ["--name", "x", "--extra-cinc", "1.5"]) == 2
+    assert "--extra-cinc 1.5 must be a fraction in [0, 1)" in capsys.readouterr().err
+
+
+def test_weight_decay_shrinks_weights_that_get_no_gradient():
+    """AdamW's decoupled decay: with a zero gradient only the decay moves a weight (by lr * wd)."""
+    from edgekit.model.train import _optimizer
+
+    for wd in (0.0, 0.1):
+        m = ACDAE(SMALL)
+        p = next(m.parameters())
+        start = p.detach().clone()
+        p.grad = torch.zeros_like(p)
+        _optimizer(m, TrainConfig(weight_decay=wd), lr=0.5).step()
+        assert torch.allclose(p.detach(), start * (1 - 0.5 * wd))
+
+
+def test_train_script_records_its_recipe(tmp_path):
+    """A tiny end-to-end train.py run: the training SNR range and weight decay reach model.json and
+    the model card line that names them."""
+    from edgekit.quant.model_card import _recipe
+
+    out = tmp_path / "m"
+    code = _run_script("train.py", ["--out", str(out), "--tiny", "--widths", "8,8", "--kernel", "5",
+                                    "--dec-kernel", "4", "--snr-range=0,6", "--weight-decay", "0.01",
+                                    "--threads", "1"])
+    assert code == 0
+    meta = json.loads((out / "model.json").read_text())
+    cfg = meta["training"]["config"]
+    assert cfg["snr_range"] == [0.0, 6.0] and cfg["weight_decay"] == 0.01
+    assert _recipe(meta["training"]) == "- Training input SNRs drawn uniformly from 0 to 6 dB; AdamW weight decay 0.01."
+    assert (out / "model.onnx").is_file() and not (out / "checkpoint.pt").exists()

@@ -8,11 +8,12 @@ from .paths import resolve_data_dir
 from .records import FS, WINDOW, Record, af_mask, load_record, mitdb_records
 from .scaling import normalize, target, to_adc
 from .splits import AF_RECORDS, split_records
-from .windows import Segments, WindowSet, evaluation_windows, sample_training_windows, segment_windows
+from .windows import (Segments, WindowSet, evaluation_windows, sample_pool_windows, sample_training_windows,
+                      segment_windows)
 
 __all__ = [
     "AF_RECORDS", "FS", "NOISE_KINDS", "SNR_RANGE", "WINDOW", "DataError", "Record", "Segments",
     "WindowSet", "af_mask", "evaluation_windows", "load_cinc2017", "load_noise", "load_record",
     "measure_snr_db", "mitdb_records", "mix", "noise_part", "normalize", "resolve_data_dir",
-    "sample_training_windows", "segment_windows", "split_records", "target", "to_adc",
+    "sample_pool_windows", "sample_training_windows", "segment_windows", "split_records", "target", "to_adc",
 ]

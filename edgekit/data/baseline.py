@@ -21,13 +21,17 @@ from .records import FS, load_record
 HIGHPASS_HZ = 0.5
 
 
-@functools.lru_cache(maxsize=64)
-def _clean(data_dir: str, name: str) -> np.ndarray:
-    adc = load_record(data_dir, name).adc.astype(np.float64)
+def remove_baseline(adc: np.ndarray) -> np.ndarray:
+    """int16 (..., N) at FS: the 0.5 Hz zero-phase high-pass, rounded to ADC counts, read-only."""
     sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=FS, output="sos")
-    out = np.rint(sosfiltfilt(sos, adc, axis=1)).astype(np.int16)
+    out = np.rint(sosfiltfilt(sos, np.asarray(adc, np.float64), axis=-1)).astype(np.int16)
     out.setflags(write=False)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _clean(data_dir: str, name: str) -> np.ndarray:
+    return remove_baseline(load_record(data_dir, name).adc)
 
 
 def clean_adc(data_dir, name: str) -> np.ndarray:

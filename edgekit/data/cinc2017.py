@@ -5,20 +5,26 @@ scipy.signal.resample_poly(x, 6, 5), rescaled from its header gain to 200 adu/mV
 and its one lead copied into BOTH channels. The model was trained on two mitdb leads (MLII and
 V1/V5); CinC has one lead-I-like lead, so this is a domain shift and the result is an external
 check, not a headline number.
+
+cinc_clean_pool offers the 'O' (other rhythm) records, which that AF check never reads, as
+extra patients for denoising experiments (scripts/sweep.py --extra-cinc); measured: they do
+not help on mitdb (README, "Patients, not noise").
 """
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 
 import numpy as np
 import wfdb
 from scipy.signal import resample_poly
 
+from .baseline import remove_baseline
 from .errors import DataError
 from .noise import ADU_PER_MV
 from .paths import resolve_data_dir
-from .records import FS
+from .records import FS, WINDOW
 
 FOLDER = Path("cinc2017") / "training2017"
 SOURCE_FS = 300
@@ -51,3 +57,17 @@ def load_cinc2017(data_dir=None, labels=("N", "A"), limit=None):
         x = np.clip(np.rint(x), -32768, 32767).astype(np.int16)
         out.append((name, np.stack([x, x]), lab))
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def _pool(data_dir: str, labels: tuple[str, ...], min_samples: int) -> tuple[np.ndarray, ...]:
+    return tuple(remove_baseline(adc) for _name, adc, _lab in load_cinc2017(data_dir, labels=labels)
+                 if adc.shape[1] >= min_samples)
+
+
+def cinc_clean_pool(data_dir=None, labels=("O",), min_samples=WINDOW) -> tuple[np.ndarray, ...]:
+    """Clean references of the CinC records with these labels, as mitdb records are cleaned
+    (baseline.remove_baseline): int16 (2, M) at 360 Hz, the lead in both channels, read-only,
+    those of at least `min_samples`.
+    The default 'O' records are disjoint from the N/A records of the external AF check."""
+    return _pool(str(resolve_data_dir(data_dir)), tuple(labels), int(min_samples))

@@ -59,6 +59,10 @@ class WindowSet:
         np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
+    def concat(cls, *sets: "WindowSet") -> "WindowSet":
+        return cls(**{f.name: np.concatenate([getattr(w, f.name) for w in sets]) for f in fields(cls)})
+
+    @classmethod
     def load(cls, path) -> "WindowSet":
         with np.load(path, allow_pickle=False) as z:
             return cls(**{f.name: z[f.name] for f in fields(cls)})
@@ -110,6 +114,16 @@ def _noise_parts(data_dir, kinds, part) -> dict:
     return {k: noise_part(load_noise(data_dir, k), part).astype(np.float32) for k in sorted(need)}
 
 
+def _mix_kind(clean, kind: str, snr, noise_starts, parts) -> np.ndarray:
+    """clean int16 (n, 2, W) windows with noise of one `kind` added at `snr` (n,), the noise
+    read at `noise_starts` (n, 3) in `parts`; kind 'none' returns them unchanged."""
+    if kind == CLEAN:
+        return clean
+    need = BASE_KINDS if kind == "mixed" else (kind,)
+    segs = {k: _gather(parts[k], noise_starts[:, j]) for j, k in enumerate(BASE_KINDS) if k in need}
+    return mix(clean, segs, kind, snr)
+
+
 def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None) -> WindowSet:
     """The shared pipeline. rec_idx indexes `names`; kinds: str per window ('none' = clean);
     noise_starts: (n, 3) offsets into the noise parts of bw, ma, em; aug: per-window
@@ -134,7 +148,6 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
     with tqdm(total=n, disable=n < PROGRESS_FROM, unit="win", desc="windows") as bar:
         for g_lo, g_hi in zip(np.r_[0, cuts], np.r_[cuts, n]):
             kind = str(kind_sorted[g_lo])
-            need = BASE_KINDS if kind == "mixed" else (kind,)
             for lo in range(g_lo, g_hi, CHUNK):
                 pos = order[lo:min(lo + CHUNK, g_hi)]
                 ri, st = rec_idx[pos], starts[pos]
@@ -148,12 +161,7 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
                         p = pos[a:b]
                         clean[a:b] = gather_augmented(sig, st[a:b], WINDOW, aug["factor"][p],
                                                       aug["sign"][p], aug["swap"][p])
-                if kind == CLEAN:
-                    noisy = clean
-                else:
-                    segs = {k: _gather(parts[k], noise_starts[pos, j])
-                            for j, k in enumerate(BASE_KINDS) if k in need}
-                    noisy = mix(clean, segs, kind, snr[pos])
+                noisy = _mix_kind(clean, kind, snr[pos], noise_starts[pos], parts)
                 q, mean, shift = normalize(noisy)
                 out["noisy"][pos], out["mean"][pos], out["shift"][pos] = q, mean, shift
                 out["target"][pos] = target(clean, shift)
@@ -200,6 +208,37 @@ def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
     starts = (u * (lengths[rec_idx] - need + 1)).astype(np.int64)
     # AF labels count the record span at the nominal window length, also when stretched
     return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts, aug)
+
+
+def sample_pool_windows(data_dir, pool, n, seed, source: str, noise_kinds=NOISE_KINDS,
+                        snr_range=(-6, 24), part="train") -> WindowSet:
+    """`n` random windows from `pool`, clean int16 (2, M) signals from outside mitdb (e.g.
+    cinc2017.cinc_clean_pool), mixed as sample_training_windows mixes mitdb: uniform signal,
+    start, noise kind and SNR. They carry no AF label (-1) and `source` as their record name."""
+    data_dir = resolve_data_dir(data_dir)
+    noise_kinds = [check_kind(k) for k in noise_kinds]
+    lo, hi = check_snr(snr_range)
+    short = [i for i, c in enumerate(pool) if c.shape[-1] < WINDOW]
+    if not pool or short:
+        raise ValueError(f"the pool needs signals of at least {WINDOW} samples (empty or short: {short[:5]})")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(len(pool), size=n)
+    lengths = np.array([c.shape[-1] for c in pool])
+    starts = (rng.random(n) * (lengths[idx] - WINDOW + 1)).astype(np.int64)
+    kinds = np.asarray(noise_kinds)[rng.integers(len(noise_kinds), size=n)]
+    snr = rng.uniform(lo, hi, size=n)
+    parts = _noise_parts(data_dir, noise_kinds, part)
+    noise_starts = _noise_offsets(rng, parts, n, WINDOW)
+    clean = np.stack([pool[i][:, s:s + WINDOW] for i, s in zip(idx, starts)]) if n else \
+        np.empty((0, 2, WINDOW), np.int16)
+    noisy = np.empty_like(clean)
+    for kind in np.unique(kinds):
+        sel = np.flatnonzero(kinds == kind)
+        noisy[sel] = _mix_kind(clean[sel], str(kind), snr[sel], noise_starts[sel], parts)
+    q, mean, shift = normalize(noisy)
+    return WindowSet(noisy=q, target=target(clean, shift), af=np.full(n, -1, np.int8),
+                     record=np.full(n, source), start=starts, snr_db=snr.astype(np.float32),
+                     noise=kinds.astype(str), shift=shift, mean=mean)
 
 
 def _kind_and_snr(noise_kind, snr_db, n):

@@ -2,6 +2,7 @@
 
 Writes the metrics the model card and the acceptance criteria quote:
   denoise.<float|qat|int>.<bw|ma|em|mixed>.<snr_in> = {snr_imp_db, rmse, prd, ...}
+  denoise_by_record.int.mixed.<snr_in> = {record: snr_imp_db}: how much the score varies by patient
   af.<model>.<window|segment> = {accuracy, sensitivity, specificity, f1}, af.cv5_accuracy
   agreement.int_vs_onnxruntime / agreement.int_vs_qat = {identical_fraction, max_lsb, argmax_agree}
 """
@@ -32,7 +33,8 @@ def evaluate(model_dir, data_dir, per_record: int = 32, snrs=SNRS, noises=NOISE_
     def run(form, x):
         return int_model(x) if form == "int" else run_torch(forms[form], x)
 
-    result = {"split": split, "per_record": per_record, "denoise": {m: {} for m in MODELS}}
+    result = {"split": split, "per_record": per_record, "denoise": {m: {} for m in MODELS},
+              "denoise_by_record": {"int": {"mixed": {}}}}
     examples = {}
     conds = [(n, s) for n in noises for s in snrs]
     for noise, snr in tqdm(conds, desc="denoise", unit="cond"):
@@ -41,12 +43,23 @@ def evaluate(model_dir, data_dir, per_record: int = 32, snrs=SNRS, noises=NOISE_
             den = run(form, ws.noisy)[0]
             result["denoise"][form].setdefault(noise, {})[str(snr)] = metrics.denoise_scores(
                 ws.target, ws.noisy, den, ws.shift)
-            if keep_examples and form == "int" and noise == "mixed":
-                examples[snr] = (ws.noisy[0], ws.target[0], den[0])
+            if form == "int" and noise == "mixed":
+                result["denoise_by_record"]["int"]["mixed"][str(snr)] = _by_record(ws, den)
+                if keep_examples:
+                    examples[snr] = (ws.noisy[0], ws.target[0], den[0])
     result["agreement"] = _agreement(model_dir, data_dir, split, forms["qat"], int_model, agreement_windows, seed)
     result["af"] = _af(data_dir, split, run, forms, seed)
     result["_examples"] = examples
     return result
+
+
+def _by_record(ws, den) -> dict:
+    """{record: mean snr_imp_db over its windows}, in the split's record order."""
+    out = {}
+    for r in dict.fromkeys(ws.record.tolist()):
+        sel = ws.record == r
+        out[r] = round(metrics.denoise_scores(ws.target[sel], ws.noisy[sel], den[sel])["snr_imp_db"], 2)
+    return out
 
 
 def _agreement(model_dir, data_dir, split, qat, int_model, n, seed) -> dict:

@@ -33,6 +33,22 @@ def _augment(train: dict) -> str:
             "(`edgekit/data/augment.py`); evaluation windows are never augmented.")
 
 
+def _recipe(train: dict) -> str:
+    c = train.get("config", {})
+    lo, hi = c.get("snr_range", (-6, 24))  # models from before the option trained on -6..24 dB
+    wd = c.get("weight_decay", 0.0)
+    return (f"- Training input SNRs drawn uniformly from {lo:g} to {hi:g} dB"
+            f"{f'; AdamW weight decay {wd:g}' if wd else ''}.")
+
+
+def _by_record(metrics: dict) -> str:
+    rec = metrics.get("denoise_by_record", {}).get("int", {}).get("mixed", {}).get("0")
+    if not rec:
+        return ""
+    cells = ", ".join(f"{r} {v:.1f}" for r, v in sorted(rec.items(), key=lambda kv: kv[1]))
+    return f"\nPer test record, int8 at 0 dB mixed noise (dB, worst first): {cells}.\n"
+
+
 def _cinc(af: dict) -> str:
     c = af.get("cinc2017_int")
     if not c:
@@ -77,6 +93,7 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
   available). Training noise from the first 70% of each noise record, test noise from the rest.
 - Clean reference: each record with its own baseline drift removed (0.5 Hz zero-phase high-pass).
 {_augment(train)}
+{_recipe(train)}
 - AF labels from the rhythm annotations: `(AFIB` = AF; `(AFL` (flutter) windows are excluded.
 
 ## Denoising on the held-out records (SNR improvement in dB, float / int8 integer reference)
@@ -85,7 +102,7 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 | noise | {' | '.join(s + ' dB' for s in snrs)} |
 |---|{'---|' * len(snrs)}
 {chr(10).join(rows)}
-
+{_by_record(metrics)}
 ## AF detection on the held-out records (clean recordings; segment = 8 windows = 11.4 s)
 | model | level | accuracy | sensitivity | specificity | F1 |
 |---|---|---|---|---|---|
