@@ -19,7 +19,7 @@ from edgekit.cli import run_main  # noqa: E402
 from edgekit.data import resolve_data_dir  # noqa: E402
 from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
 from edgekit.quant.model_card import render as render_card  # noqa: E402
-from edgekit.quant.plots import plot_examples, plot_snr_curves  # noqa: E402
+from edgekit.quant.plots import plot_by_record, plot_examples, plot_snr_curves  # noqa: E402
 
 
 def main(argv=None):
@@ -48,6 +48,7 @@ def main(argv=None):
     plots.mkdir(parents=True, exist_ok=True)
     plot_examples(examples, plots / "denoise_examples.png")
     plot_snr_curves(res["denoise"], plots / "snr_improvement.png")
+    plot_by_record(res["denoise_by_record"]["int"]["mixed"], plots / "snr_by_record.png")
     d = res["denoise"]
     print(f"{'noise':<7}{'SNR in':>7}" + "".join(f"{m + ' dB':>11}" for m in d))
     for noise in d["int"]:

@@ -6,6 +6,7 @@
     python scripts/sweep.py --name stretch --stretch 0.8,1.25          # with training augmentation
     python scripts/sweep.py --name low --snr-range=-6,12                # train on low input SNRs only
     python scripts/sweep.py --name cinc --extra-cinc 0.3 --windows-per-epoch 57143   # + CinC patients
+    python scripts/sweep.py --name p16 --train-records 16               # fewer patients: a learning curve
     python scripts/sweep.py --name shipped --model-dir models/acdae   # score a trained model (float and int8)
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
     python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, model_shape,  # noqa: E402
                          recipe, run_main)
+
+import numpy as np  # noqa: E402
 
 from edgekit import metrics  # noqa: E402
 from edgekit.data import (WindowSet, evaluation_windows, resolve_data_dir, sample_pool_windows,  # noqa: E402
@@ -50,6 +53,9 @@ def main(argv=None):
     p.add_argument("--extra-cinc", type=float, default=0.0, metavar="FRACTION",
                    help="draw this fraction of each epoch's windows from the CinC 2017 'O' records (other "
                         "patients: one AliveCor lead in both channels) instead of the mitdb training records")
+    p.add_argument("--train-records", type=int, metavar="N",
+                   help="train on N of the training records only (a seeded random subset): how quality grows "
+                        "with the number of patients")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--windows-per-epoch", type=int, default=40_000)
     p.add_argument("--threads", type=int, default=1)
@@ -70,6 +76,12 @@ def main(argv=None):
 
     data = resolve_data_dir(a.data_dir)
     split = split_records(data)
+    if a.train_records is not None:
+        n_train = len(split["train"])
+        if not 1 <= a.train_records <= n_train:
+            p.error(f"--train-records {a.train_records} must be between 1 and {n_train} (the training records)")
+        pick = np.random.default_rng(0).permutation(n_train)[: a.train_records]
+        split["train"] = sorted(split["train"][i] for i in pick)
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
@@ -93,6 +105,7 @@ def main(argv=None):
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
            "augment": aug.to_dict(), **_recipe_changes(tcfg), "epochs": a.epochs,
            **({"extra_cinc": a.extra_cinc} if a.extra_cinc else {}),
+           **({"train_records": split["train"]} if a.train_records is not None else {}),
            "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
     _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a)

@@ -214,6 +214,11 @@ def test_extra_cinc_fraction_out_of_range_is_a_usage_error(capsys):
     assert "--extra-cinc 1.5 must be a fraction in [0, 1)" in capsys.readouterr().err
 
 
+def test_more_training_records_than_there_are_is_a_usage_error(capsys):
+    assert _run_script("sweep.py", ["--name", "x", "--train-records", "40"]) == 2
+    assert "--train-records 40 must be between 1 and 33 (the training records)" in capsys.readouterr().err
+
+
 def test_weight_decay_shrinks_weights_that_get_no_gradient():
     """AdamW's decoupled decay: with a zero gradient only the decay moves a weight (by lr * wd)."""
     from edgekit.model.train import _optimizer

@@ -74,3 +74,12 @@ def test_committed_metrics_meet_the_acceptance_bar():
         for level in ("window", "segment"):
             assert set(m["af"][model][level]) >= {"accuracy", "sensitivity", "specificity", "f1"}
     assert 0.0 < m["af"]["cv5_accuracy"] <= 1.0
+
+
+def test_per_record_plot_is_drawn_from_the_committed_metrics(tmp_path):
+    from edgekit.quant.plots import plot_by_record
+
+    m = json.loads((MODEL_DIR / "metrics.json").read_text())
+    path = plot_by_record(m["denoise_by_record"]["int"]["mixed"], tmp_path / "by_record.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    assert (MODEL_DIR / "snr_by_record.png").is_file()  # committed beside the other plots

@@ -50,3 +50,23 @@ def plot_snr_curves(denoise: dict, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_by_record(by_record: dict, path: Path, snr: str = "0", target_db: float = 10.0) -> Path:
+    """by_record[snr] -> {record: snr_imp_db} (metrics 'denoise_by_record.int.mixed'): one bar per
+    test patient at `snr` dB input, worst first, with their mean and the project's target."""
+    rec = sorted(by_record[snr].items(), key=lambda kv: kv[1])
+    names, vals = [r for r, _ in rec], [v for _, v in rec]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(names), 3.2))
+    ax.bar(names, vals, color="tab:blue")
+    ax.axhline(float(np.mean(vals)), color="k", lw=1, label=f"mean {np.mean(vals):.2f} dB")
+    ax.axhline(target_db, color="tab:red", ls="--", lw=1, label=f"target {target_db:g} dB")
+    ax.set_xlabel("test record (patient)")
+    ax.set_ylabel("SNR improvement (dB)")
+    ax.set_title(f"int8 model, mixed noise at {snr} dB input", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
