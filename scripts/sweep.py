@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Short float-only training runs to compare model shapes, scored on the validation records.
+"""Short float-only training runs to compare model shapes, training recipes and training data,
+scored on the validation records.
 
     python scripts/sweep.py --name deep6 --widths 16,32,48,48,64,64 --kernel 9 --dec-kernel 8
     python scripts/sweep.py --name k15 --kernel 15 --epochs 5 --windows-per-epoch 40000
@@ -11,7 +12,7 @@
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
     python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
 
-Each run trains the float model only (no QAT: shapes are compared, not quantization), then
+Each run trains the float model only (no QAT: choices are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
 ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms).
 Appends the line to --log as well. The test records are never used here, so choosing a shape
