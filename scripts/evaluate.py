@@ -48,7 +48,8 @@ def main(argv=None):
     plots.mkdir(parents=True, exist_ok=True)
     plot_examples(examples, plots / "denoise_examples.png")
     plot_snr_curves(res["denoise"], plots / "snr_improvement.png")
-    plot_by_record(res["denoise_by_record"]["int"]["mixed"], plots / "snr_by_record.png")
+    if "0" in res["denoise_by_record"]["int"]["mixed"]:
+        plot_by_record(res["denoise_by_record"]["int"]["mixed"], plots / "snr_by_record.png")
     d = res["denoise"]
     print(f"{'noise':<7}{'SNR in':>7}" + "".join(f"{m + ' dB':>11}" for m in d))
     for noise in d["int"]:
