@@ -97,6 +97,7 @@ def main(argv=None):
                                      augment=aug)
         if not n_extra:
             return ws
+        # seed + 777: a stream of its own, not a copy of the mitdb draws' random numbers
         extra = sample_pool_windows(data, pool, n_extra, seed + 777, "cinc2017", snr_range=tcfg.snr_range)
         return WindowSet.concat(ws, extra)  # training shuffles every epoch
 

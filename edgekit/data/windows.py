@@ -186,6 +186,15 @@ def _noise_offsets(rng, parts: dict, n: int, span: int) -> np.ndarray:
     return out
 
 
+def _noise_plan(rng, data_dir, n, noise_kinds, snr_range, part):
+    """Random noise for `n` training windows: (kind per window, SNR uniform in `snr_range`, the
+    noise parts they read, (n, 3) offsets into those parts), drawn from `rng` in that order."""
+    kinds = np.asarray(noise_kinds)[rng.integers(len(noise_kinds), size=n)]
+    snr = rng.uniform(*snr_range, size=n)
+    parts = _noise_parts(data_dir, noise_kinds, part)
+    return kinds, snr, parts, _noise_offsets(rng, parts, n, WINDOW)
+
+
 def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
                             snr_range=(-6, 24), part="train", augment: Augment | None = None) -> WindowSet:
     """`n` random windows: uniform record, start, noise kind, SNR in `snr_range` and noise
@@ -199,10 +208,7 @@ def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
     lengths = np.array([load_record(data_dir, r).n_samples for r in records])
     rec_idx = rng.integers(len(records), size=n)
     u = rng.random(n)
-    kinds = np.asarray(noise_kinds)[rng.integers(len(noise_kinds), size=n)]
-    snr = rng.uniform(lo, hi, size=n)
-    parts = _noise_parts(data_dir, noise_kinds, part)
-    noise_starts = _noise_offsets(rng, parts, n, WINDOW)
+    kinds, snr, parts, noise_starts = _noise_plan(rng, data_dir, n, noise_kinds, (lo, hi), part)
     aug = augment.draw(rng, n) if augment is not None and augment.active else None
     need = WINDOW if aug is None else read_span(aug["factor"], WINDOW)
     starts = (u * (lengths[rec_idx] - need + 1)).astype(np.int64)
@@ -225,10 +231,7 @@ def sample_pool_windows(data_dir, pool, n, seed, source: str, noise_kinds=NOISE_
     idx = rng.integers(len(pool), size=n)
     lengths = np.array([c.shape[-1] for c in pool])
     starts = (rng.random(n) * (lengths[idx] - WINDOW + 1)).astype(np.int64)
-    kinds = np.asarray(noise_kinds)[rng.integers(len(noise_kinds), size=n)]
-    snr = rng.uniform(lo, hi, size=n)
-    parts = _noise_parts(data_dir, noise_kinds, part)
-    noise_starts = _noise_offsets(rng, parts, n, WINDOW)
+    kinds, snr, parts, noise_starts = _noise_plan(rng, data_dir, n, noise_kinds, (lo, hi), part)
     clean = np.stack([pool[i][:, s:s + WINDOW] for i, s in zip(idx, starts)]) if n else \
         np.empty((0, 2, WINDOW), np.int16)
     noisy = np.empty_like(clean)
