@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", default="mixed", choices=("mixed", "bw", "ma", "em", "none"),
                     help="NSTDB noise kind (default %(default)s; none = clean windows)")
     ap.add_argument("--segments", action="store_true",
-                    help="stream whole 8-window segments (11.4 s) and score AF per segment too")
+                    help="stream whole 4-window segments (11.4 s) and score AF per segment too")
     ap.add_argument("--seed", type=int, default=0, help="noise placement seed (default 0)")
     ap.add_argument("--data-dir", help="PhysioNet data (default $EDGEKIT_DATA or ../shared/data)")
     ap.add_argument("--report", "--out", dest="report", help="report directory (default out/<target>)")

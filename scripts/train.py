@@ -47,6 +47,9 @@ def main(argv=None):
     p.add_argument("--init-float", metavar="FLOAT_PT",
                    help="start from these float weights (a float.pt of the same shape); with --float-epochs 0 "
                         "this runs QAT fine-tuning only")
+    p.add_argument("--train-on-val", action="store_true",
+                   help="train on the validation records too (a final refit once the recipe is chosen on them; "
+                        "the test records stay held out)")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
     a = p.parse_args(argv)
@@ -78,7 +81,11 @@ def main(argv=None):
     log(f"data {data_dir}; train records {split['train']}; val {split['val']}; test {split['test']}")
     log(f"config {json.dumps(asdict(cfg))}")
     log("layers\n" + ACDAE(model_cfg).layer_table())
-    draw = lambda n, seed: sample_training_windows(data_dir, split["train"], n, seed=seed,  # noqa: E731
+    fit_records = split["train"] + (split["val"] if a.train_on_val else [])
+    if a.train_on_val:
+        log(f"training on the training and validation records ({len(fit_records)}): the validation loss "
+            "below is not held out; the test records still are")
+    draw = lambda n, seed: sample_training_windows(data_dir, fit_records, n, seed=seed,  # noqa: E731
                                                    snr_range=cfg.snr_range, augment=aug)
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()
@@ -89,6 +96,7 @@ def main(argv=None):
     torch.save(model.state_dict(), out / "qat.pt")
     path = export_model(model, out, name=a.name, extra={"training": {"seconds": round(time.time() - t0, 1),
                                                                      "split": split, "seed": a.seed,
+                                                                     "trained_on": fit_records,
                                                                      "init_float": a.init_float,
                                                                      "config": asdict(cfg)}})
     (out / "checkpoint.pt").unlink(missing_ok=True)

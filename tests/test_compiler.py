@@ -35,7 +35,7 @@ TRAINED = REPO / "models" / "acdae" / "model.onnx"
 CONFIGS = {
     "default": ACDAEConfig(),
     # stride 4 (pad 0) and stride 2 (pad 1 % 2 != 0) transposed convs, kernel 5
-    "w8_16_k5_s4_2": ACDAEConfig(widths=(8, 16), kernel=5, strides=(4, 2), dec_kernel=4),
+    "w8_16_k5_s4_2": ACDAEConfig(window=512, widths=(8, 16), kernel=5, strides=(4, 2), dec_kernel=4),
     # four levels, kernel 7, dec kernel 6 (pad 2)
     "w8_8_16_16_k7": ACDAEConfig(widths=(8, 8, 16, 16), kernel=7, strides=(2, 2, 2, 2), dec_kernel=6),
     # dec kernel 5 / stride 2: K % s != 0, pad 2, output_padding 1; kernel 3; shorter window
@@ -121,8 +121,8 @@ def test_unfused_one_kernel_per_layer_is_bit_exact_too(models, host_builds, tmp_
     n_adds = sum(op.kind == "add" for op in plain.graph.ops)
     assert len(plain.kernels) == len(plain.graph.ops) and plain.report["in_place"] == {}
     assert len(fused.kernels) == len(fused.graph.ops) - n_adds and len(fused.report["fused"]) == n_adds > 0
-    _assert_bit_exact(HostModel(plain.out_dir), plain.graph, _windows(16, 2, 512, seed=3))
-    # fusing the skip adds and working in place shrink the arena (what lets ACDAE fit 16 KiB RAM)
+    _assert_bit_exact(HostModel(plain.out_dir), plain.graph, _windows(16, 2, CONFIGS["default"].window, seed=3))
+    # fusing the skip adds and working in place shrink the arena (what keeps the ACDAE arena small)
     assert fused.report["arena_bytes"] < 0.85 * plain.report["arena_bytes"]
     assert plain.report["arena_lower_bound_bytes"] == plain.report["arena_lower_bound_no_inplace_bytes"]
 
@@ -130,9 +130,9 @@ def test_unfused_one_kernel_per_layer_is_bit_exact_too(models, host_builds, tmp_
 def test_host_model_runs_single_windows_and_checks_arguments(host_builds):
     res = host_builds["default"]
     host = HostModel(res.out_dir)
-    x = _windows(4, 2, 512, seed=5)[2:]
+    x = _windows(4, 2, CONFIGS["default"].window, seed=5)[2:]
     one = host.run(x[1])
-    assert one["denoised"].shape == (2, 512) and one["logits"].shape == (2,)
+    assert one["denoised"].shape == (2, CONFIGS["default"].window) and one["logits"].shape == (2,)
     assert np.array_equal(one["denoised"], reference.run(res.graph, x[1])["denoised"])
     assert host.layer_names == [op.name for op in res.graph.ops]
     assert host.layer_macs == [op.macs(res.graph.tensors) for op in res.graph.ops]
@@ -155,7 +155,7 @@ def test_outputs_map_by_position_whatever_their_names(models, tmp_path):
     res = compile_model(m, "host", tmp_path)
     assert res.graph.outputs[0] != "denoised"
     host = HostModel(tmp_path)
-    x = _windows(6, 2, 512, seed=9)
+    x = _windows(6, 2, CONFIGS["w8_16_k5_s4_2"].window, seed=9)
     got, want = host.run(x), reference.run(res.graph, x)
     assert np.array_equal(got["denoised"], want[res.graph.outputs[0]])
     assert np.array_equal(got["logits"], want[res.graph.outputs[1]])
@@ -262,8 +262,8 @@ def test_generated_c_follows_the_api_and_reads_top_to_bottom(models, host_builds
     h, c, k = (d / "model.h").read_text(), (d / "model.c").read_text(), (d / "kernels.c").read_text()
     sha = hashlib.sha256(Path(models["default"]).read_bytes()).hexdigest()
     for line in (f'#define EDGEKIT_MODEL_HASH "{sha[:16]}"', "#define EDGEKIT_INPUT_CHANNELS 2",
-                 "#define EDGEKIT_INPUT_LENGTH 512", "#define EDGEKIT_INPUT_BYTES 1024",
-                 "#define EDGEKIT_DENOISED_BYTES 1024", "#define EDGEKIT_LOGITS_BYTES 2",
+                 "#define EDGEKIT_INPUT_LENGTH 1024", "#define EDGEKIT_INPUT_BYTES 2048",
+                 "#define EDGEKIT_DENOISED_BYTES 2048", "#define EDGEKIT_LOGITS_BYTES 2",
                  f"#define EDGEKIT_ARENA_BYTES {res.plan.arena_bytes}", f"#define EDGEKIT_NUM_LAYERS {len(g.ops)}",
                  f"#define EDGEKIT_TOTAL_MACS {g.total_macs}", '#define EDGEKIT_MODEL_NAME "acdae"',
                  "int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits, uint8_t *arena);",

@@ -13,7 +13,7 @@ import pytest
 import wfdb
 
 from edgekit.data import (
-    AF_RECORDS, FS, NOISE_KINDS, WINDOW, DataError, af_mask, evaluation_windows, load_cinc2017,
+    AF_RECORDS, FS, NOISE_KINDS, SEGMENT, WINDOW, DataError, af_mask, evaluation_windows, load_cinc2017,
     load_noise, load_record, measure_snr_db, mitdb_records, mix, noise_part, normalize,
     resolve_data_dir, sample_training_windows, segment_windows, split_records, target, to_adc,
 )
@@ -244,7 +244,7 @@ def test_training_windows_shapes_labels_and_determinism():
     for i in range(0, 3000, 7):
         m = af_mask(load_record(d, ws.record[i]))[ws.start[i]:ws.start[i] + WINDOW]
         n_af, n_afl = (m == 1).sum(), (m == -1).sum()
-        assert ws.af[i] == (1 if n_af >= 256 else -1 if n_af + n_afl >= 256 else 0)
+        assert ws.af[i] == (1 if 2 * n_af >= WINDOW else -1 if 2 * (n_af + n_afl) >= WINDOW else 0)
     assert (ws.af == 1).sum() > 100 and (ws.af == -1).sum() > 10 and not ws.af[ws.record == "100"].any()
 
 
@@ -296,10 +296,12 @@ def test_windowset_save_load_subset(tmp_path):
 def test_segment_windows():
     d = data()
     ws, segment, label = segment_windows(d, ["100", "202"])
-    per_record = 650000 // (8 * WINDOW)  # 158 segments of 11.4 s
-    assert len(label) == 2 * per_record and len(ws) == 8 * len(label)
-    assert np.array_equal(segment, np.repeat(np.arange(len(label)), 8))
-    assert np.all(np.diff(ws.start[:8]) == WINDOW)  # consecutive within a segment
+    n = SEGMENT // WINDOW  # windows per segment
+    per_record = 650000 // SEGMENT  # 158 segments of 11.4 s
+    assert SEGMENT / FS >= 10 and SEGMENT % WINDOW == 0
+    assert len(label) == 2 * per_record and len(ws) == n * len(label)
+    assert np.array_equal(segment, np.repeat(np.arange(len(label)), n))
+    assert np.all(np.diff(ws.start[:n]) == WINDOW)  # consecutive within a segment
     assert set(ws.noise) == {"none"}
     assert not label[:per_record].any()  # record 100: no AF
     lab202 = label[per_record:]
@@ -307,7 +309,7 @@ def test_segment_windows():
     # -1 as soon as a segment holds flutter, else 1 when at least half of it is AF
     ws3, _, label3 = segment_windows(d, ["202", "203", "222"])
     for i, name in enumerate(["202", "203", "222"]):
-        m = af_mask(load_record(d, name))[: per_record * 8 * WINDOW].reshape(per_record, -1)
+        m = af_mask(load_record(d, name))[: per_record * SEGMENT].reshape(per_record, -1)
         expect = np.where((m == -1).any(axis=1), -1, np.where((m == 1).sum(axis=1) >= 2048, 1, 0))
         assert np.array_equal(label3[i * per_record:(i + 1) * per_record], expect), name
     noisy = segment_windows(d, ["100"], noise_kind="ma", snr_db=0)
@@ -360,7 +362,7 @@ def test_pool_windows_are_mixed_at_the_requested_snr_without_af_labels():
     assert abs(snr.mean()) < 0.1, snr.mean()
     both = WindowSet.concat(a, b)
     assert len(both) == 128 and np.array_equal(both.noisy[64:], b.noisy)
-    with pytest.raises(ValueError, match="at least 512 samples"):
+    with pytest.raises(ValueError, match=f"at least {WINDOW} samples"):
         sample_pool_windows(data(), (np.zeros((2, 100), np.int16),), 4, seed=0, source="short")
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.firmware.targets import load_board
+from edgekit.data import SEGMENT, WINDOW
+from edgekit.firmware.targets import load_board, load_target
 from edgekit.harness import pipeline
 from edgekit.harness.device import open_device
 from edgekit.harness.workload import ecg_workload
@@ -179,20 +180,29 @@ def test_stale_firmware_is_refused(runs, tmp_path):
     assert rc == 2
 
 
-def test_riscv32_model_larger_than_hifive1_still_runs_on_virt(tmp_path):
-    """The riscv32 target's budget is the HiFive1 (16 KiB RAM). A model needing more is a warning
-    for a QEMU run on virt (4 MiB RAM) and an error for the real board."""
+def test_model_larger_than_the_target_still_runs_on_qemu_but_not_on_a_small_board(tmp_path, monkeypatch):
+    """A model needing more RAM than the target's budget is a warning for a QEMU run on virt
+    (4 MiB RAM) and an error for a real board; so is a board smaller than the model (HiFive1)."""
+    import dataclasses
+
+    from edgekit.compiler import toolchain
     from edgekit.model.acdae import ACDAEConfig
 
-    big = _export_acdae(tmp_path / "big", ACDAEConfig(widths=(32, 64, 64, 64), strides=(2, 2, 2, 2), kernel=9, dec_kernel=8, head_hidden=16))
+    model = _export_acdae(tmp_path / "m", ACDAEConfig(widths=(16, 32), strides=(2, 2), kernel=5, dec_kernel=4,
+                                                      head_hidden=8))
+    small = dataclasses.replace(toolchain.load_target("riscv32"), ram_bytes=8192)
+    monkeypatch.setattr(toolchain, "load_target", lambda name: small if name == "riscv32" else load_target(name))
     logs = []
-    out = pipeline.run(pipeline.RunConfig(target="riscv32", model=big, windows=6, report_dir=tmp_path / "r",
+    out = pipeline.run(pipeline.RunConfig(target="riscv32", model=model, windows=6, report_dir=tmp_path / "r",
                                           progress=False), log=logs.append)
     assert out.run["board"] == "virt" and out.run["fits_target"] is False
-    assert out.run["compile"]["ram_needed_bytes"] > 16384 and out.run["all_bit_exact"] and out.exit_code == 0
+    assert out.run["compile"]["ram_needed_bytes"] > 8192 and out.run["all_bit_exact"] and out.exit_code == 0
     assert any("does not fit target 'riscv32'" in m for m in logs)
     with pytest.raises(pipeline.RunError, match="does not fit target 'riscv32'"):
-        pipeline.compile_for_board(big, load_board("hifive1-revb"), tmp_path / "hw", log=logs.append)
+        pipeline.compile_for_board(model, load_board("hifive1-revb"), tmp_path / "hw", log=logs.append)
+    monkeypatch.undo()  # the real budget: the target fits, the 16 KiB HiFive1 board does not
+    with pytest.raises(Exception, match=r"does not fit target 'riscv32 on board hifive1-revb'.*16,384 B"):
+        pipeline.compile_for_board(COMMITTED_MODEL, load_board("hifive1-revb"), tmp_path / "hw2", log=logs.append)
 
 
 def test_board_selection():
@@ -230,11 +240,12 @@ def test_malformed_frames_then_real_window_correct(runs, model_path, target):
 
 
 def test_segments_give_segment_level_af(runs, model_path, tmp_path):
-    """--segments: whole 8-window segments (11.4 s), AF scored per window and per segment."""
+    """--segments: whole 4-window segments (11.4 s), AF scored per window and per segment."""
     _, _, run, _ = runs("riscv32")
-    rc = _run_main(["--target", "riscv32", "--model", str(model_path), "--elf", run["elf"], "--windows", "20",
+    rc = _run_main(["--target", "riscv32", "--model", str(model_path), "--elf", run["elf"], "--windows", "18",
                     "--segments", "--snr", "6", "--report", str(tmp_path), "--no-progress"])
     rec = json.loads((tmp_path / "run.json").read_text())
-    assert rc == 0 and rec["windows"] == 24 and rec["bit_exact"] == 24 and rec["data"]["segments"]
-    assert rec["af"]["segment"]["n"] <= 3 and rec["af"]["window"]["n"] <= 24
+    assert SEGMENT // WINDOW == 4  # 18 windows round up to 5 whole segments
+    assert rc == 0 and rec["windows"] == 20 and rec["bit_exact"] == 20 and rec["data"]["segments"]
+    assert rec["af"]["segment"]["n"] <= 5 and rec["af"]["window"]["n"] <= 20
     assert set(rec["denoise"]) == {"6"} and rec["metrics_equal_reference"]

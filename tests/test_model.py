@@ -233,17 +233,20 @@ def test_weight_decay_shrinks_weights_that_get_no_gradient():
 
 
 def test_train_script_records_its_recipe(tmp_path):
-    """A tiny end-to-end train.py run: the training SNR range and weight decay reach model.json and
-    the model card line that names them."""
-    from edgekit.quant.model_card import _recipe
+    """A tiny end-to-end train.py run: the training SNR range, weight decay and the records trained on
+    (--train-on-val: training + validation, never test) reach model.json and the model card."""
+    from edgekit.quant.model_card import _recipe, _refit
 
     out = tmp_path / "m"
     code = _run_script("train.py", ["--out", str(out), "--tiny", "--widths", "8,8", "--kernel", "5",
                                     "--dec-kernel", "4", "--snr-range=0,6", "--weight-decay", "0.01",
-                                    "--threads", "1"])
+                                    "--train-on-val", "--threads", "1"])
     assert code == 0
     meta = json.loads((out / "model.json").read_text())
-    cfg = meta["training"]["config"]
+    cfg, split = meta["training"]["config"], meta["training"]["split"]
     assert cfg["snr_range"] == [0.0, 6.0] and cfg["weight_decay"] == 0.01
     assert _recipe(meta["training"]) == "- Training input SNRs drawn uniformly from 0 to 6 dB; AdamW weight decay 0.01."
+    assert meta["training"]["trained_on"] == split["train"] + split["val"]
+    assert not set(meta["training"]["trained_on"]) & set(split["test"])
+    assert _refit(meta["training"], split).startswith(f"- Trained on the training and validation records ({sorted(split['val'])[0]}")
     assert (out / "model.onnx").is_file() and not (out / "checkpoint.pt").exists()

@@ -1,8 +1,12 @@
 """MIT-BIH Arrhythmia Database records as raw ADC counts plus beat and rhythm annotations.
 
-FS = 360 Hz is the mitdb (and nstdb) sampling rate. WINDOW = 512 samples = 1.42 s at 360 Hz,
-the default window of the ECG-denoising literature; being a power of two, the device computes
-the per-window mean as a right shift instead of a division.
+FS = 360 Hz is the mitdb (and nstdb) sampling rate. WINDOW = 1024 samples = 2.84 s at 360 Hz,
+two to four beats. The denoising literature's default is 512 (1.42 s, one or two beats); with the
+same training steps 1024 raised the 0 dB mixed-noise score on the validation records from 7.77 to
+8.60 dB (README, Results): with several beats in view the model tells the repeating beat from the
+noise. It costs RAM (the arena doubles). Being a power of two, the device computes the per-window
+mean as a right shift instead of a division. SEGMENT = 4096 samples = 11.4 s (>= 10 s) is the
+AF scoring unit: SEGMENT // WINDOW consecutive windows.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from .errors import DataError
 from .paths import require_file, resolve_data_dir
 
 FS = 360
-WINDOW = 512
+WINDOW = 1024
+SEGMENT = 4096
 
 # Beat codes as in the MIT-BIH beat table, which counts '!' (ventricular flutter wave) as a
 # beat. Not beats: '+' rhythm change, '~' noise, '|' artifact, '"' comment, '[' ']' VF on/off,

@@ -11,7 +11,7 @@ windows -> compare with the integer reference bit for bit -> score -> report.
    HiFive1); a real board needs ``--port`` (with ``--port`` and no ``--board``, the target's
    only hardware board).
 2. compile: ``edgekit.compiler.compile_model(model, target, REPORT/model)``. The compiler's
-   fit check is against the *target's* budget (its tightest real board). On QEMU the board's
+   fit check is against the *target's* budget (a real part of that class). On QEMU the board's
    own memory is what counts, so a model too large for the target is a warning there
    (``fits_target: false`` in run.json) and an error only on real hardware.
 3. firmware: ``edgekit.firmware.build.build_firmware(REPORT/model, board, REPORT/firmware)``.

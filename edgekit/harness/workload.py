@@ -1,13 +1,13 @@
 """The windows a device run streams: real ECG from the held-out test records, with noise.
 
     wl = ecg_workload(200, snrs=(0, 12, 24), noise="mixed")     # wl.windows is a WindowSet
-    wl = ecg_workload(200, segments=True)                       # consecutive 8-window segments
+    wl = ecg_workload(200, segments=True)                       # consecutive 4-window segments
 
 Windows come from ``split_records(data_dir, seed)['test']`` (records the model never saw) and
 are mixed with NSTDB noise from its test part at the given SNRs (``edgekit.data``). Window i is
 at ``snrs[i % len(snrs)]`` and its clean part is spread evenly over all test records, so any
 prefix of the stream covers every SNR and many records. With ``segments=True`` the stream is
-whole segments of ``per_segment`` consecutive windows (8 x 512 samples = 11.4 s, as the model
+whole segments of ``per_segment`` consecutive windows (4 x 1024 samples = 11.4 s, as the model
 evaluation uses), segment k at ``snrs[k % len(snrs)]``, so AF can be scored per segment too.
 Deterministic for (n, snrs, noise, seed, segments).
 """
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..data import WindowSet, evaluation_windows, resolve_data_dir, segment_windows, split_records
+from ..data import (SEGMENT, WINDOW, WindowSet, evaluation_windows, resolve_data_dir, segment_windows,
+                    split_records)
 from ..data.windows import CLEAN
 
 
@@ -68,7 +69,7 @@ def _spread(pool: int, count: int) -> np.ndarray:
 
 
 def ecg_workload(n: int, snrs=(0, 12, 24), noise: str = "mixed", seed: int = 0, data_dir=None,
-                 segments: bool = False, per_segment: int = 8, split_seed: int = 0) -> Workload:
+                 segments: bool = False, per_segment: int = SEGMENT // WINDOW, split_seed: int = 0) -> Workload:
     """``n`` int8 windows (see the module docstring). noise='none' streams clean windows.
     With segments, n is rounded up to whole segments."""
     if n < 1:

@@ -27,7 +27,7 @@ class TrainConfig:
     float_epochs: int = 18
     qat_epochs: int = 4
     freeze_epochs: int = 1  # last QAT epochs run with frozen activation ranges
-    windows_per_epoch: int = 80_000
+    windows_per_epoch: int = 40_000  # x 1024 samples: the 80k x 512 of the 512-sample model
     batch: int = 64
     lr: float = 2e-3
     qat_lr: float = 2e-4

@@ -111,7 +111,7 @@ def evaluate_cinc2017(model_dir, data_dir, limit: int | None = None) -> dict:
         labels.append(int(label == "A"))
         preds.append(int(pred[0]))
     out = metrics.af_scores(np.array(labels), np.array(preds))
-    out["protocol"] = "record level, mean AF probability over 1.42 s windows; one lead in both channels"
+    out["protocol"] = "record level, mean AF probability over 2.84 s windows; one lead in both channels"
     return out
 
 
