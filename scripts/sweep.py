@@ -11,10 +11,13 @@ scored on the validation records.
     python scripts/sweep.py --name shipped --model-dir models/acdae   # score a trained model (float and int8)
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
     python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
+    python scripts/sweep.py --name shipped --model-dir models/acdae --gap   # int8 vs float, every noise and SNR
 
 Each run trains the float model only (no QAT: choices are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
-ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms).
+ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms;
+with --gap too: every noise at every SNR of the acceptance grid, 32 windows per record, and the largest
+int8-vs-float difference).
 Appends the line to --log as well. The test records are never used here, so choosing a shape
 with this script leaves them held out.
 """
@@ -32,12 +35,13 @@ from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args
 import numpy as np  # noqa: E402
 
 from edgekit import metrics  # noqa: E402
-from edgekit.data import (WindowSet, evaluation_windows, resolve_data_dir, sample_pool_windows,  # noqa: E402
+from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_data_dir, sample_pool_windows,  # noqa: E402
                           sample_training_windows, split_records)
 from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
+from edgekit.quant.evaluate import SNRS  # noqa: E402
 from edgekit.quant.runners import IntModel, load_torch, run_torch  # noqa: E402
 
 CONDITIONS = [("mixed", 0), ("bw", 0), ("em", 0), ("ma", 0), ("mixed", -6), ("mixed", 12), ("mixed", 24),
@@ -68,6 +72,9 @@ def main(argv=None):
                         "how much of the score is memorized patients")
     p.add_argument("--noise-part", choices=("test", "train"), default="test",
                    help="noise from the held-out part of each noise record (default) or the training part")
+    p.add_argument("--gap", action="store_true",
+                   help="with --model-dir: score float and int8 at every noise and SNR (-6..24 dB) and report the "
+                        "largest int8-vs-float difference")
     a = p.parse_args(argv)
     cfg = model_shape(p, a)
     aug = augment(p, a)
@@ -83,6 +90,8 @@ def main(argv=None):
             p.error(f"--train-records {a.train_records} must be between 1 and {n_train} (the training records)")
         pick = np.random.default_rng(0).permutation(n_train)[: a.train_records]
         split["train"] = sorted(split["train"][i] for i in pick)
+    if a.gap and not a.model_dir:
+        p.error("--gap scores a trained model: give --model-dir DIR too")
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
@@ -124,12 +133,18 @@ def _report(row, forms, data, records, a):
     from --noise-part; print one JSON line and append it to --log."""
     if a.noise_part != "test":
         row["noise_part"] = a.noise_part
-    for noise, snr in CONDITIONS:
-        ws = evaluation_windows(data, records, noise, snr, per_record=64, seed=5, part=a.noise_part)
+    conds = [(n, s) for n in NOISE_KINDS for s in SNRS] if a.gap else CONDITIONS
+    for noise, snr in conds:
+        ws = evaluation_windows(data, records, noise, snr, per_record=32 if a.gap else 64, seed=5,
+                                part=a.noise_part)
         for form, run in forms.items():
             prefix = a.records if len(forms) == 1 else f"{a.records}_{form}"
             imp = metrics.denoise_scores(ws.target, ws.noisy, run(ws.noisy))["snr_imp_db"]
             row[f"{prefix}_{noise or 'clean'}{'' if snr is None else snr}"] = round(imp, 2)
+    if a.gap:
+        gaps = {f"{n}{s}": row[f"{a.records}_float_{n}{s}"] - row[f"{a.records}_int_{n}{s}"] for n, s in conds}
+        worst = max(gaps, key=lambda k: abs(gaps[k]))
+        row["max_gap"], row["max_gap_at"] = round(gaps[worst], 2), worst
     line = json.dumps(row)
     print(line)
     Path(a.log).parent.mkdir(parents=True, exist_ok=True)

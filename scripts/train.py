@@ -41,6 +41,10 @@ def main(argv=None):
     add_model_shape_args(p)
     add_augment_args(p)
     add_recipe_args(p)
+    p.add_argument("--qat-high-snr", type=float, default=TrainConfig.qat_high_snr_fraction, metavar="FRACTION",
+                   help="share of each QAT epoch's windows drawn from the top 40%% of --snr-range (12-24 dB by "
+                        "default; 0: QAT draws like the float phase); it keeps the int8 model close to float on "
+                        "nearly clean windows")
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -60,12 +64,14 @@ def main(argv=None):
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return
+    if not 0.0 <= a.qat_high_snr <= 1.0:
+        p.error(f"--qat-high-snr {a.qat_high_snr:g} must be a fraction in [0, 1]")
     init = _init_float(p, a.init_float, model_cfg) if a.init_float else None
     data_dir = resolve_data_dir(a.data_dir)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
-                      seed=a.seed, threads=a.threads, model=model_cfg.to_dict(),
+                      seed=a.seed, threads=a.threads, model=model_cfg.to_dict(), qat_high_snr_fraction=a.qat_high_snr,
                       augment=aug.to_dict(), **rec)
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048
@@ -85,8 +91,11 @@ def main(argv=None):
     if a.train_on_val:
         log(f"training on the training and validation records ({len(fit_records)}): the validation loss "
             "below is not held out; the test records still are")
-    draw = lambda n, seed: sample_training_windows(data_dir, fit_records, n, seed=seed,  # noqa: E731
-                                                   snr_range=cfg.snr_range, augment=aug)
+
+    def draw(n, seed, snr_range=None):
+        return sample_training_windows(data_dir, fit_records, n, seed=seed, snr_range=snr_range or cfg.snr_range,
+                                       augment=aug)
+
     val = sample_training_windows(data_dir, split["val"], 2048 if a.tiny else 8192, seed=a.seed + 7, part="test")
     t0 = time.time()
     if init is not None:

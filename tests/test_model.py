@@ -19,20 +19,32 @@ from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
 class _Windows:
     """A stand-in WindowSet: noisy = clean sine mixture + noise, AF label from its frequency."""
 
-    def __init__(self, n, seed, w=128):
+    def __init__(self, n, seed, w=128, snr_range=None):
         rng = np.random.default_rng(seed)
         t = np.arange(w)
         f = rng.choice([0.02, 0.05], n)
         clean = 60 * np.sin(2 * np.pi * f[:, None, None] * t + rng.uniform(0, 6, (n, 2, 1)))
+        sigma = 25 if snr_range is None else 3  # the sine's power over 10**(snr/10): high SNR, little noise
         self.target = clean.astype(np.float32)
-        self.noisy = np.clip(np.rint(clean + rng.normal(0, 25, clean.shape)), -128, 127).astype(np.int8)
+        self.noisy = np.clip(np.rint(clean + rng.normal(0, sigma, clean.shape)), -128, 127).astype(np.int8)
         self.af = (f > 0.03).astype(np.int8)
 
     def __len__(self):
         return len(self.af)
 
+    @classmethod
+    def concat(cls, *sets):
+        out = cls.__new__(cls)
+        for k in ("target", "noisy", "af"):
+            setattr(out, k, np.concatenate([getattr(s, k) for s in sets]))
+        return out
+
 
 SMALL = ACDAEConfig(window=128, widths=(8, 8), strides=(2, 2), kernel=5, dec_kernel=4, head_hidden=4)
+
+
+def _draw(n, seed, snr_range=None):
+    return _Windows(n, seed, SMALL.window, snr_range)
 
 
 def test_transpose_padding_upsamples_exactly():
@@ -45,14 +57,29 @@ def test_tiny_training_lowers_the_loss(tmp_path):
     cfg = TrainConfig(float_epochs=3, qat_epochs=1, freeze_epochs=1, windows_per_epoch=1024, batch=32,
                       lr=3e-3, model=SMALL.to_dict())
     logs = []
-    model = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path, log=logs.append)
+    model = train(cfg, _draw, tmp_path, log=logs.append)
     hist = [json.loads(line) for line in logs]
     assert hist[-2]["mse"] < 0.6 * hist[0]["mse"], hist
     assert model.qat
     # resume: a finished run has nothing left to do but still yields the same model
-    again = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path, resume=True, log=logs.append)
+    again = train(cfg, _draw, tmp_path, resume=True, log=logs.append)
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_qat_epochs_draw_their_share_of_high_snr_windows(tmp_path):
+    cfg = TrainConfig(float_epochs=1, qat_epochs=2, windows_per_epoch=256, batch=32, model=SMALL.to_dict(),
+                      qat_high_snr_fraction=0.25, snr_range=(-6.0, 24.0))
+    calls = []
+
+    def draw(n, seed, snr_range=None):
+        calls.append((n, snr_range))
+        return _Windows(n, seed, SMALL.window, snr_range)
+
+    train(cfg, draw, tmp_path, log=lambda _m: None)
+    # float epoch: 256 uniform; QAT: calibration (4096, uniform), then per epoch 64 at the top 40 % of
+    # the SNR range + 192 uniform
+    assert calls == [(256, None), (4096, None), (64, (12.0, 24.0)), (192, None), (64, (12.0, 24.0)), (192, None)]
 
 
 def _random_qat_model(cfg=SMALL, seed=0):
@@ -171,12 +198,12 @@ def test_bad_model_shape_is_a_usage_error(capsys, script):
 
 def test_qat_only_run_starts_from_the_given_float_weights(tmp_path):
     cfg = TrainConfig(float_epochs=2, qat_epochs=0, windows_per_epoch=1024, batch=32, lr=3e-3, model=SMALL.to_dict())
-    floated = train(cfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path / "f", log=lambda _m: None)
+    floated = train(cfg, _draw, tmp_path / "f", log=lambda _m: None)
     set_qat(floated, False)
     start = {k: v.clone() for k, v in floated.state_dict().items()}
     seen = {}
     qcfg = TrainConfig(float_epochs=0, qat_epochs=1, windows_per_epoch=256, batch=32, qat_lr=0.0, model=SMALL.to_dict())
-    train(qcfg, lambda n, seed: _Windows(n, seed, SMALL.window), tmp_path / "q", log=lambda _m: None,
+    train(qcfg, _draw, tmp_path / "q", log=lambda _m: None,
           init_float=start, on_float_done=lambda m: seen.update({k: v.clone() for k, v in m.state_dict().items()}))
     assert all(torch.equal(seen[k], start[k]) for k in start)  # QAT began from exactly these weights
 
@@ -209,6 +236,16 @@ def test_bad_training_recipe_is_a_usage_error(capsys, script, args, says):
     assert "bad training recipe" in err and says in err
 
 
+def test_qat_high_snr_fraction_out_of_range_is_a_usage_error(capsys):
+    assert _run_script("train.py", ["--qat-high-snr", "1.5"]) == 2
+    assert "--qat-high-snr 1.5 must be a fraction in [0, 1]" in capsys.readouterr().err
+
+
+def test_sweep_gap_without_a_model_is_a_usage_error(capsys):
+    assert _run_script("sweep.py", ["--name", "x", "--gap"]) == 2
+    assert "--gap scores a trained model: give --model-dir DIR too" in capsys.readouterr().err
+
+
 def test_extra_cinc_fraction_out_of_range_is_a_usage_error(capsys):
     assert _run_script("sweep.py", ["--name", "x", "--extra-cinc", "1.5"]) == 2
     assert "--extra-cinc 1.5 must be a fraction in [0, 1)" in capsys.readouterr().err
@@ -239,13 +276,16 @@ def test_train_script_records_its_recipe(tmp_path):
 
     out = tmp_path / "m"
     code = _run_script("train.py", ["--out", str(out), "--tiny", "--widths", "8,8", "--kernel", "5",
-                                    "--dec-kernel", "4", "--snr-range=0,6", "--weight-decay", "0.01",
+                                    "--dec-kernel", "4", "--snr-range=0,10", "--weight-decay", "0.01",
+                                    "--qat-high-snr", "0.25",
                                     "--train-on-val", "--threads", "1"])
     assert code == 0
     meta = json.loads((out / "model.json").read_text())
     cfg, split = meta["training"]["config"], meta["training"]["split"]
-    assert cfg["snr_range"] == [0.0, 6.0] and cfg["weight_decay"] == 0.01
-    assert _recipe(meta["training"]) == "- Training input SNRs drawn uniformly from 0 to 6 dB; AdamW weight decay 0.01."
+    assert cfg["snr_range"] == [0.0, 10.0] and cfg["weight_decay"] == 0.01 and cfg["qat_high_snr_fraction"] == 0.25
+    assert _recipe(meta["training"]) == (
+        "- Training input SNRs drawn uniformly from 0 to 10 dB; QAT draws 25% of its windows from 6 to 10 dB instead "
+        "(it keeps the int8 model near float on nearly clean windows); AdamW weight decay 0.01.")
     assert meta["training"]["trained_on"] == split["train"] + split["val"]
     assert not set(meta["training"]["trained_on"]) & set(split["test"])
     assert _refit(meta["training"], split).startswith(f"- Trained on the training and validation records ({sorted(split['val'])[0]}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..model.train import high_snr_range
+
 CITATIONS = """\
 - MIT-BIH Arrhythmia Database: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database.
   IEEE Eng in Med and Biol 20(3):45-50 (2001). doi:10.13026/C2F305
@@ -37,7 +39,11 @@ def _recipe(train: dict) -> str:
     c = train.get("config", {})
     lo, hi = c.get("snr_range", (-6, 24))  # models from before the option trained on -6..24 dB
     wd = c.get("weight_decay", 0.0)
-    return (f"- Training input SNRs drawn uniformly from {lo:g} to {hi:g} dB"
+    frac = c.get("qat_high_snr_fraction", 0.0)  # models from before the option: QAT drew uniformly too
+    qlo, qhi = high_snr_range((lo, hi))
+    qat = (f"; QAT draws {frac:.0%} of its windows from {qlo:g} to {qhi:g} dB instead (it keeps the int8 model "
+           f"near float on nearly clean windows)" if frac else "")
+    return (f"- Training input SNRs drawn uniformly from {lo:g} to {hi:g} dB{qat}"
             f"{f'; AdamW weight decay {wd:g}' if wd else ''}.")
 
 
