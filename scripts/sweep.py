@@ -35,8 +35,8 @@ from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args
 import numpy as np  # noqa: E402
 
 from edgekit import metrics  # noqa: E402
-from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_data_dir, sample_pool_windows,  # noqa: E402
-                          sample_training_windows, split_records)
+from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_data_dir,  # noqa: E402
+                          sample_pool_windows, sample_training_windows, split_records)
 from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
