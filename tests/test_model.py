@@ -24,7 +24,7 @@ class _Windows:
         t = np.arange(w)
         f = rng.choice([0.02, 0.05], n)
         clean = 60 * np.sin(2 * np.pi * f[:, None, None] * t + rng.uniform(0, 6, (n, 2, 1)))
-        sigma = 25 if snr_range is None else 3  # the sine's power over 10**(snr/10): high SNR, little noise
+        sigma = 25 if snr_range is None else 3  # a high-SNR draw: little noise
         self.target = clean.astype(np.float32)
         self.noisy = np.clip(np.rint(clean + rng.normal(0, sigma, clean.shape)), -128, 127).astype(np.int8)
         self.af = (f > 0.03).astype(np.int8)

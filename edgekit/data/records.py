@@ -6,7 +6,7 @@ same training steps 1024 raised the 0 dB mixed-noise score on the validation rec
 8.60 dB (README, Results): with several beats in view the model tells the repeating beat from the
 noise. It costs RAM (the arena doubles). Being a power of two, the device computes the per-window
 mean as a right shift instead of a division. SEGMENT = 4096 samples = 11.4 s (>= 10 s) is the
-AF scoring unit: SEGMENT // WINDOW consecutive windows.
+AF scoring unit: WINDOWS_PER_SEGMENT = SEGMENT // WINDOW consecutive windows.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .paths import require_file, resolve_data_dir
 FS = 360
 WINDOW = 1024
 SEGMENT = 4096
+WINDOWS_PER_SEGMENT = SEGMENT // WINDOW
 
 # Beat codes as in the MIT-BIH beat table, which counts '!' (ventricular flutter wave) as a
 # beat. Not beats: '+' rhythm change, '~' noise, '|' artifact, '"' comment, '[' ']' VF on/off,

@@ -24,7 +24,7 @@ from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
 from .paths import resolve_data_dir
-from .records import SEGMENT, WINDOW, Record, load_record
+from .records import WINDOW, WINDOWS_PER_SEGMENT, Record, load_record
 from .scaling import normalize, target
 
 CHUNK = 1024  # windows per vectorized step: small enough for its arrays to stay in cache
@@ -271,7 +271,7 @@ def evaluation_windows(data_dir, records, noise_kind, snr_db, per_record=64, see
     return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts)
 
 
-def segment_windows(data_dir, records, windows_per_segment=SEGMENT // WINDOW, noise_kind=None, snr_db=None,
+def segment_windows(data_dir, records, windows_per_segment=WINDOWS_PER_SEGMENT, noise_kind=None, snr_db=None,
                     seed=0, part="test") -> Segments:
     """Each record cut into consecutive segments of `windows_per_segment` non-overlapping
     windows (4 x 1024 = SEGMENT = 4096 samples = 11.4 s >= 10 s); the tail shorter than a segment is

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..data import (SEGMENT, WINDOW, WindowSet, evaluation_windows, resolve_data_dir, segment_windows,
+from ..data import (WINDOWS_PER_SEGMENT, WindowSet, evaluation_windows, resolve_data_dir, segment_windows,
                     split_records)
 from ..data.windows import CLEAN
 
@@ -69,7 +69,7 @@ def _spread(pool: int, count: int) -> np.ndarray:
 
 
 def ecg_workload(n: int, snrs=(0, 12, 24), noise: str = "mixed", seed: int = 0, data_dir=None,
-                 segments: bool = False, per_segment: int = SEGMENT // WINDOW, split_seed: int = 0) -> Workload:
+                 segments: bool = False, per_segment: int = WINDOWS_PER_SEGMENT, split_seed: int = 0) -> Workload:
     """``n`` int8 windows (see the module docstring). noise='none' streams clean windows.
     With segments, n is rounded up to whole segments."""
     if n < 1:

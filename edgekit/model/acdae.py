@@ -29,8 +29,9 @@ class ACDAEConfig:
     in_channels: int = 2
     window: int = 1024
     # 6 levels: each of the 16 bottleneck samples sees 1 + 14 * 63 = 883 input samples (2.45 s) of
-    # the 2.84 s window; 4 levels scored ~0.8 dB lower at 0 dB (512-sample windows). Levels 1-4 stay narrow: their outputs are the skips that are
-    # alive together and set the arena (twice the 13.9 KB of the 512-sample model).
+    # the 2.84 s window; 4 levels scored ~0.8 dB lower at 0 dB (512-sample windows). Levels 1-4 stay
+    # narrow: their outputs are the skips that are alive together and set the arena (twice the
+    # 13.9 KB of the 512-sample model).
     widths: tuple[int, ...] = (16, 32, 40, 40, 64, 64)
     kernel: int = 15
     strides: tuple[int, ...] = (2, 2, 2, 2, 2, 2)

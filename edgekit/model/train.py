@@ -46,20 +46,17 @@ class TrainConfig:
     # not after full training, and cost 7 dB at 24 dB (README, Results)
     snr_range: tuple[float, float] = (-6.0, 24.0)
     weight_decay: float = 0.0  # decoupled (AdamW); 0 = plain Adam
-    # share of each QAT epoch's windows drawn at high_snr_range(); 0.25 keeps int8 nearer float at high
-    # SNR, but the shipped model was made with 0 (module docstring)
+    # share of each QAT epoch's windows drawn at high_snr_range(snr_range); 0.25 keeps int8 nearer
+    # float at high SNR, but the shipped model was made with 0 (module docstring)
     qat_high_snr_fraction: float = 0.0
     seed: int = 0
     threads: int = 2
     model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
     augment: dict = field(default_factory=dict)  # data.augment.Augment fields; {} = none
 
-    def high_snr_range(self) -> tuple[float, float]:
-        """The top 40 % of snr_range, where QAT draws its qat_high_snr_fraction of windows."""
-        return high_snr_range(self.snr_range)
-
 
 def high_snr_range(snr_range) -> tuple[float, float]:
+    """The top 40 % of snr_range, where QAT draws its qat_high_snr_fraction of windows."""
     lo, hi = snr_range
     return (lo + 0.6 * (hi - lo), hi)
 
@@ -149,13 +146,13 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
 
 
 def _draw_epoch(cfg: TrainConfig, draw_windows, phase: str, seed: int):
-    """One epoch's windows; a QAT epoch takes qat_high_snr_fraction of them at high_snr_range()."""
+    """One epoch's windows; a QAT epoch takes qat_high_snr_fraction of them at high_snr_range(snr_range)."""
     n = cfg.windows_per_epoch
     n_high = int(round(n * cfg.qat_high_snr_fraction)) if phase == "qat" else 0
     if n_high == 0:
         return draw_windows(n, seed)
     # seed + 555: a stream of its own, not a copy of the uniform draw's random numbers
-    high = draw_windows(n_high, seed + 555, snr_range=cfg.high_snr_range())
+    high = draw_windows(n_high, seed + 555, snr_range=high_snr_range(cfg.snr_range))
     if n_high == n:
         return high
     return type(high).concat(draw_windows(n - n_high, seed), high)  # epochs shuffle their windows
