@@ -201,7 +201,7 @@ def test_model_larger_than_the_target_still_runs_on_qemu_but_not_on_a_small_boar
     with pytest.raises(pipeline.RunError, match="does not fit target 'riscv32'"):
         pipeline.compile_for_board(model, load_board("hifive1-revb"), tmp_path / "hw", log=logs.append)
     monkeypatch.undo()  # the real budget: the target fits, the 16 KiB HiFive1 board does not
-    with pytest.raises(Exception, match=r"does not fit target 'riscv32 on board hifive1-revb'.*16,384 B"):
+    with pytest.raises(pipeline.RunError, match=r"does not fit target 'riscv32 on board hifive1-revb'.*16,384 B"):
         pipeline.compile_for_board(COMMITTED_MODEL, load_board("hifive1-revb"), tmp_path / "hw2", log=logs.append)
 
 

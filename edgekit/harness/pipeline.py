@@ -132,8 +132,11 @@ def compile_for_board(model: Path, board: Board, out_dir: Path, log: Callable) -
         rep["fits_target"], rep["fit_message"] = False, str(e)
         log(f"warning: {e}\n         (running on QEMU board {board.name}, whose memory is larger)")
     flash, ram = _board_limits(board)
-    check_fits({**rep, "target": f"{board.target} on board {board.name}",
-                "target_flash_bytes": flash, "target_ram_bytes": ram})  # the board itself: hard error
+    try:  # the board itself: a hard error, whatever its kind
+        check_fits({**rep, "target": f"{board.target} on board {board.name}",
+                    "target_flash_bytes": flash, "target_ram_bytes": ram})
+    except ModelTooLargeError as e:
+        raise RunError(str(e)) from e
     return rep
 
 
