@@ -8,6 +8,7 @@ Prints a summary, writes the metrics as JSON and PNG plots (example overlays, SN
 """
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def main(argv=None):
         res["af"]["cinc2017_int"] = evaluate_cinc2017(a.model_dir, resolve_data_dir(a.data_dir),
                                                       None if a.cinc < 0 else a.cinc)
     res["seconds"] = round(time.time() - t0, 1)
+    res["command"] = "python scripts/evaluate.py " + shlex.join(sys.argv[1:])
     out = Path(a.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
@@ -64,7 +66,8 @@ def main(argv=None):
         print(f"AF CinC 2017 (external, int) accuracy {c['accuracy']:.4f} sens {c['sensitivity']:.3f} "
               f"spec {c['specificity']:.3f} on {c['n']} records")
     for k, v in res["agreement"].items():
-        print(f"{k}: identical {v['identical_fraction']:.5f}, max {v['max_lsb']} LSB, argmax {v['argmax_agree']:.4f}")
+        print(f"{k}: identical {v['identical_fraction']:.5f}, max {v['max_lsb']} LSB, argmax {v['argmax_agree']:.4f}, "
+              f"windows identical {v['windows_identical']:.4f}")
     if a.card:
         (Path(a.model_dir) / "MODEL_CARD.md").write_text(render_card(a.model_dir, res))
     print(f"wrote {out} and plots in {plots} ({res['seconds']} s)")

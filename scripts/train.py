@@ -11,6 +11,7 @@ Writes OUT/model.onnx + model.json (frozen int8 QDQ model and sidecar), float.pt
 """
 import argparse
 import json
+import shlex
 import sys
 import time
 from dataclasses import asdict
@@ -107,9 +108,15 @@ def main(argv=None):
                                                                      "split": split, "seed": a.seed,
                                                                      "trained_on": fit_records,
                                                                      "init_float": a.init_float,
+                                                                     "command": _command(),
                                                                      "config": asdict(cfg)}})
     (out / "checkpoint.pt").unlink(missing_ok=True)
     log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")
+
+
+def _command() -> str:
+    """This run's command line, for the model card."""
+    return "python scripts/train.py " + shlex.join(sys.argv[1:])
 
 
 def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:

@@ -272,7 +272,7 @@ def test_weight_decay_shrinks_weights_that_get_no_gradient():
 def test_train_script_records_its_recipe(tmp_path):
     """A tiny end-to-end train.py run: the training SNR range, weight decay and the records trained on
     (--train-on-val: training + validation, never test) reach model.json and the model card."""
-    from edgekit.quant.model_card import _recipe, _refit
+    from edgekit.quant.model_card import _limits, _recipe, _refit, _train_command
 
     out = tmp_path / "m"
     code = _run_script("train.py", ["--out", str(out), "--tiny", "--widths", "8,8", "--kernel", "5",
@@ -290,3 +290,7 @@ def test_train_script_records_its_recipe(tmp_path):
     assert not set(meta["training"]["trained_on"]) & set(split["test"])
     assert _refit(meta["training"], split).startswith(f"- Trained on the training and validation records ({sorted(split['val'])[0]}")
     assert (out / "model.onnx").is_file() and not (out / "checkpoint.pt").exists()
+    cmd = meta["training"]["command"]
+    assert cmd.startswith(f"python scripts/train.py --out {out} --tiny") and "--qat-high-snr 0.25 --train-on-val" in cmd
+    assert _train_command(out, meta["training"]) == cmd
+    assert _limits(meta["training"], split).startswith(f"Trained on {len(split['train']) + len(split['val'])} MIT-BIH")

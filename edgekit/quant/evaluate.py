@@ -73,6 +73,8 @@ def _agreement(model_dir, data_dir, split, qat, int_model, n, seed) -> dict:
     for key, (d, l) in {"int_vs_qat": (d_qat, l_qat), "int_vs_onnxruntime": (d_ort, l_ort)}.items():
         row = metrics.agreement(np.concatenate([d_int.ravel(), l_int.ravel()]), np.concatenate([d.ravel(), l.ravel()]))
         row["argmax_agree"] = float(np.mean(np.argmax(l_int, 1) == np.argmax(l, 1)))
+        same = (d_int == d).reshape(len(x), -1).all(1) & (l_int == l).all(1)
+        row["windows_identical"] = float(np.mean(same))  # a float32 flip spreads: few windows, many values
         row["windows"] = int(len(x))
         out[key] = row
     return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..model.train import high_snr_range
+from ..data import AF_RECORDS
+from ..model.train import TrainConfig, high_snr_range
 
 CITATIONS = """\
 - MIT-BIH Arrhythmia Database: Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database.
@@ -119,30 +120,66 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 {_cinc(af)}
 
 ## Agreement of the integer reference
-| against | identical fraction | max LSB | argmax agree |
-|---|---|---|---|
-| QAT fake-quant (torch) | {ag['int_vs_qat']['identical_fraction']:.5f} | {ag['int_vs_qat']['max_lsb']} | {ag['int_vs_qat']['argmax_agree']:.4f} |
-| onnxruntime (QDQ) | {ag['int_vs_onnxruntime']['identical_fraction']:.5f} | {ag['int_vs_onnxruntime']['max_lsb']} | {ag['int_vs_onnxruntime']['argmax_agree']:.4f} |
+{_agreement(ag)}
 
 The QAT model's fake quantization rounds half up through the same integer weights, biases and
 scales as the export, and is evaluated in float64, so its rounding decisions follow the exact
 accumulator: it is the integer model's function (run in float32 it differs in about 0.15 % of
 values, up to 3 LSB, where accumulation error crosses a rounding boundary and the ECA gates spread
-it). onnxruntime computes each QDQ layer in float32 and rounds half to even: the rare 1-2 LSB
-differences are ties and float32 error at a rounding boundary.
+it). onnxruntime computes each QDQ layer in float32 and rounds half to even. A value whose exact
+result lies within float32 error (about 1e-7 of it) of a rounding boundary can land on the other
+side; that happens in a few windows in a hundred, and the changed value then spreads through the
+following convolutions and ECA gates. So the differences are a few LSB, few windows hold them, and
+those windows differ in many values.
 
 ## Training
-`python scripts/train.py --out models/acdae` ({train.get('seconds', '?')} s on a 2-core CPU, one torch thread); log in `train.log`,
-per-epoch history in `history.json`. Evaluation: `python scripts/evaluate.py --model-dir models/acdae
---json models/acdae/metrics.json --card`.
+`{_train_command(model_dir, train)}` ({train.get('seconds', '?')} s on a 2-core CPU, one torch thread);
+log in `train.log`, per-epoch history in `history.json`. Evaluation: `{_eval_command(model_dir, metrics)}`.
 
 ## Limits
-Trained on 33 MIT-BIH records (5 with AF): AF detection across patients is far weaker than the
-5-fold figure, which mixes segments of the same patients between folds. Not a medical device.
+{_limits(train, split)}
 
 ## Data sources and citations
 {CITATIONS}
 """
+
+
+def _agreement(ag: dict) -> str:
+    rows = ["| against | identical fraction | max LSB | argmax agree | windows identical |", "|---|---|---|---|---|"]
+    for key, what in (("int_vs_qat", "QAT fake-quant (torch)"), ("int_vs_onnxruntime", "onnxruntime (QDQ)")):
+        a = ag[key]
+        win = f"{a['windows_identical']:.4f}" if "windows_identical" in a else "-"
+        rows.append(f"| {what} | {a['identical_fraction']:.5f} | {a['max_lsb']} | {a['argmax_agree']:.4f} | {win} |")
+    return "\n".join(rows)
+
+
+def _train_command(model_dir: Path, train: dict) -> str:
+    """The train.py command that made the model (models from before it was recorded: rebuilt from the config)."""
+    if train.get("command"):
+        return train["command"]
+    c, default = train.get("config", {}), TrainConfig()
+    args = [f"--out {model_dir}"]
+    if set(train.get("trained_on", [])) - set(train.get("split", {}).get("train", [])):
+        args.append("--train-on-val")
+    if train.get("init_float"):
+        args.append(f"--init-float {train['init_float']}")
+    for key, flag in (("float_epochs", "--float-epochs"), ("qat_epochs", "--qat-epochs"),
+                      ("qat_high_snr_fraction", "--qat-high-snr"), ("threads", "--threads")):
+        if key in c and c[key] != getattr(default, key):
+            args.append(f"{flag} {c[key]:g}")
+    return "python scripts/train.py " + " ".join(args)
+
+
+def _eval_command(model_dir: Path, metrics: dict) -> str:
+    return metrics.get("command") or (f"python scripts/evaluate.py --model-dir {model_dir} "
+                                      f"--json {model_dir}/metrics.json --card")
+
+
+def _limits(train: dict, split: dict) -> str:
+    recs = train.get("trained_on") or split.get("train", [])
+    n_af = sum(r in AF_RECORDS for r in recs)
+    return (f"Trained on {len(recs)} MIT-BIH records ({n_af} with AF): AF detection across patients is far weaker "
+            "than the 5-fold figure, which mixes segments of the same patients between folds. Not a medical device.")
 
 
 def _refit(train: dict, split: dict) -> str:
