@@ -44,8 +44,8 @@ def main(argv=None):
     add_recipe_args(p)
     p.add_argument("--qat-high-snr", type=float, default=TrainConfig.qat_high_snr_fraction, metavar="FRACTION",
                    help="share of each QAT epoch's windows drawn from the top 40%% of --snr-range (12-24 dB by "
-                        "default); 0.25 keeps the int8 model nearer float on nearly clean windows (README, "
-                        "'int8 vs float'); default 0: QAT draws like the float phase, as for the shipped model")
+                        "default): it keeps the int8 model near float on nearly clean windows (README, 'int8 vs "
+                        "float'); 0: QAT draws like the float phase")
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
