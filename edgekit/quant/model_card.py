@@ -128,9 +128,9 @@ accumulator: it is the integer model's function (run in float32 it differs in ab
 values, up to 3 LSB, where accumulation error crosses a rounding boundary and the ECA gates spread
 it). onnxruntime computes each QDQ layer in float32 and rounds half to even. A value whose exact
 result lies within float32 error (about 1e-7 of it) of a rounding boundary can land on the other
-side; that happens in a few windows in a hundred, and the changed value then spreads through the
-following convolutions and ECA gates. So the differences are a few LSB, few windows hold them, and
-those windows differ in many values.
+side. That happens in a small share of windows (the last column), and the changed value then spreads
+through the following convolutions and ECA gates. So the differences are a few LSB, few windows
+hold them, and those windows differ in many values.
 
 ## Training
 `{_train_command(model_dir, train)}` ({train.get('seconds', '?')} s on a 2-core CPU, one torch thread);
