@@ -294,3 +294,16 @@ def test_train_script_records_its_recipe(tmp_path):
     assert cmd.startswith(f"python scripts/train.py --out {out} --tiny") and "--qat-high-snr 0.25 --train-on-val" in cmd
     assert _train_command(out, meta["training"]) == cmd
     assert _limits(meta["training"], split).startswith(f"Trained on {len(split['train']) + len(split['val'])} MIT-BIH")
+
+
+def test_model_card_rebuilds_the_training_command_of_older_models():
+    """Sidecars from before train.py recorded its command line: rebuilt from the config, where a
+    missing QAT share means the uniform QAT of that time, not today's default."""
+    from edgekit.quant.model_card import _train_command
+
+    old = {"split": {"train": ["100"]}, "trained_on": ["100", "121"],
+           "config": {"float_epochs": 18, "qat_epochs": 4, "threads": 1}}
+    assert _train_command(Path("models/acdae"), old) == (
+        "python scripts/train.py --out models/acdae --train-on-val --qat-epochs 4 --qat-high-snr 0 --threads 1")
+    recorded = {**old, "command": "python scripts/train.py --out models/acdae --train-on-val --threads 1"}
+    assert _train_command(Path("models/acdae"), recorded) == recorded["command"]

@@ -163,10 +163,12 @@ def _train_command(model_dir: Path, train: dict) -> str:
         args.append("--train-on-val")
     if train.get("init_float"):
         args.append(f"--init-float {train['init_float']}")
+    before_the_option = {"qat_high_snr_fraction": 0.0}  # sidecars without the key drew QAT uniformly
     for key, flag in (("float_epochs", "--float-epochs"), ("qat_epochs", "--qat-epochs"),
                       ("qat_high_snr_fraction", "--qat-high-snr"), ("threads", "--threads")):
-        if key in c and c[key] != getattr(default, key):
-            args.append(f"{flag} {c[key]:g}")
+        value = c.get(key, before_the_option.get(key))
+        if value is not None and value != getattr(default, key):
+            args.append(f"{flag} {value:g}")
     return "python scripts/train.py " + " ".join(args)
 
 
