@@ -1,8 +1,14 @@
 """Shared by the scripts: turn the errors a user can fix into one 'error:' line and exit 2."""
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Callable
+
+
+def command_line(script: str, argv=None) -> str:
+    """The command that ran `scripts/<script>` with argv (None: this process's arguments), for records."""
+    return f"python scripts/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
 def run_main(main: Callable[[], int | None]) -> None:

@@ -8,14 +8,13 @@ Prints a summary, writes the metrics as JSON and PNG plots (example overlays, SN
 """
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import run_main  # noqa: E402
+from edgekit.cli import command_line, run_main  # noqa: E402
 
 from edgekit.data import resolve_data_dir  # noqa: E402
 from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
@@ -42,7 +41,7 @@ def main(argv=None):
         res["af"]["cinc2017_int"] = evaluate_cinc2017(a.model_dir, resolve_data_dir(a.data_dir),
                                                       None if a.cinc < 0 else a.cinc)
     res["seconds"] = round(time.time() - t0, 1)
-    res["command"] = "python scripts/evaluate.py " + shlex.join(sys.argv[1:])
+    res["command"] = command_line("evaluate.py", argv)
     out = Path(a.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")

@@ -11,7 +11,6 @@ Writes OUT/model.onnx + model.json (frozen int8 QDQ model and sidecar), float.pt
 """
 import argparse
 import json
-import shlex
 import sys
 import time
 from dataclasses import asdict
@@ -19,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, model_shape,  # noqa: E402
-                         recipe, run_main)
+from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, command_line,  # noqa: E402
+                         model_shape, recipe, run_main)
 
 import torch  # noqa: E402
 
@@ -108,15 +107,10 @@ def main(argv=None):
                                                                      "split": split, "seed": a.seed,
                                                                      "trained_on": fit_records,
                                                                      "init_float": a.init_float,
-                                                                     "command": _command(),
+                                                                     "command": command_line("train.py", argv),
                                                                      "config": asdict(cfg)}})
     (out / "checkpoint.pt").unlink(missing_ok=True)
     log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")
-
-
-def _command() -> str:
-    """This run's command line, for the model card."""
-    return "python scripts/train.py " + shlex.join(sys.argv[1:])
 
 
 def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:

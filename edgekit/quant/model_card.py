@@ -159,7 +159,7 @@ def _train_command(model_dir: Path, train: dict) -> str:
         return train["command"]
     c, default = train.get("config", {}), TrainConfig()
     args = [f"--out {model_dir}"]
-    if set(train.get("trained_on", [])) - set(train.get("split", {}).get("train", [])):
+    if _added_records(train, train.get("split", {})):
         args.append("--train-on-val")
     if train.get("init_float"):
         args.append(f"--init-float {train['init_float']}")
@@ -184,8 +184,13 @@ def _limits(train: dict, split: dict) -> str:
             "than the 5-fold figure, which mixes segments of the same patients between folds. Not a medical device.")
 
 
+def _added_records(train: dict, split: dict) -> list[str]:
+    """Records trained on beyond the training split (train.py --train-on-val adds the validation ones)."""
+    return sorted(set(train.get("trained_on", [])) - set(split.get("train", [])))
+
+
 def _refit(train: dict, split: dict) -> str:
     """A line when the final training also used the validation records (train.py --train-on-val)."""
-    extra = sorted(set(train.get("trained_on", [])) - set(split.get("train", [])))
+    extra = _added_records(train, split)
     return (f"- Trained on the training and validation records ({', '.join(extra)} added: a final refit after "
             "the recipe was chosen on validation); the test records stay held out.\n") if extra else ""
