@@ -45,6 +45,9 @@ def main(argv=None):
                    help="share of each QAT epoch's windows drawn from the top 40%% of --snr-range (12-24 dB by "
                         "default): it keeps the int8 model near float on nearly clean windows (README, 'int8 vs "
                         "float'); 0: QAT draws like the float phase")
+    p.add_argument("--learn-ranges", action=argparse.BooleanOptionalAction, default=TrainConfig.learn_ranges,
+                   help="QAT learns the activation ranges by gradient (LSQ) after calibration; "
+                        "--no-learn-ranges: it tracks each batch's min/max by EMA")
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -72,6 +75,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, threads=a.threads, model=model_cfg.to_dict(), qat_high_snr_fraction=a.qat_high_snr,
+                      learn_ranges=a.learn_ranges,
                       augment=aug.to_dict(), **rec)
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048

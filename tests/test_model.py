@@ -123,6 +123,50 @@ def test_fake_quant_rounds_half_up_like_the_integer_reference():
     assert (q(x) / 0.5).tolist() == [-2, -1, 0, 1, 2, 3, 127, -128]
 
 
+def test_learned_ranges_keep_the_forward_exact_and_get_gradients():
+    """learn_ranges (LSQ): the forward value is the EMA quantizer's, bit for bit (the integer model
+    must still match), and the loss reaches lo and hi: clipped values pull the range out, the
+    rounding residue of the values inside pulls on the step."""
+    from edgekit.model.fakequant import learn_ranges, range_tensors
+
+    x = torch.linspace(-3, 5, 1001, dtype=torch.float64, requires_grad=True)
+    plain, learned = ActQuant(), ActQuant()
+    for q in (plain, learned):
+        q.enabled = True
+        q.lo.fill_(-1.0), q.hi.fill_(2.0), q.seen.fill_(True)
+        q.train()
+    plain.frozen = True  # the same quantizer without range updates
+    model = torch.nn.Sequential(learned)
+    learn_ranges(model)
+    assert range_tensors(model) == [learned.lo, learned.hi]
+    y_plain, y_learned = plain(x), learned(x)
+    assert torch.equal(y_plain, y_learned)
+    assert float(learned.lo.detach()) == -1.0 and float(learned.hi.detach()) == 2.0  # learning ranges: no EMA update
+    ((y_learned - x) ** 2).sum().backward()  # values beyond 2.0 are clipped: hi must grow
+    assert learned.hi.grad is not None and float(learned.hi.grad) < 0
+    assert learned.lo.grad is not None and float(learned.lo.grad) > 0  # and below -1.0: lo must fall
+
+
+def test_tiny_qat_with_learned_ranges_moves_them_and_still_exports_exactly(tmp_path):
+    cfg = TrainConfig(float_epochs=1, qat_epochs=2, freeze_epochs=1, windows_per_epoch=512, batch=32,
+                      qat_lr=0.01, model=SMALL.to_dict(), learn_ranges=True)
+    model = train(cfg, _draw, tmp_path, log=lambda _m: None)
+    # qat_lr 0: the ranges stay where the calibration put them (learning ranges, there is no EMA)
+    still = train(TrainConfig(**{**cfg.__dict__, "qat_lr": 0.0}), _draw, tmp_path / "still", log=lambda _m: None)
+    moved = [abs(float(a.hi) - float(b.hi)) + abs(float(a.lo) - float(b.lo))
+             for a, b in zip(model.modules(), still.modules()) if isinstance(a, ActQuant) and a.fixed is None]
+    assert min(moved) > 1e-4, moved
+    path = export_model(model, tmp_path)
+    x = np.random.default_rng(0).integers(-100, 100, (32, 2, SMALL.window)).astype(np.int8)
+    out = reference.run(load_intgraph(path), x)
+    m = model.double()
+    with torch.no_grad():
+        d, _ = m(torch.from_numpy(x.astype(np.float64) / 128))
+    s, z = m.out_q.qparams()
+    diff = np.abs(torch.round(d / s).numpy().astype(np.int64) + int(z) - out["denoised"])
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.999, f"identical {(diff == 0).mean():.5f}, max {diff.max()}"
+
+
 def test_refine_adds_one_stride1_conv_per_level():
     plain, refined = ACDAE(SMALL), ACDAE(SMALL_REFINED)
     names = [op.name for op in load_intgraph(build_onnx(_random_qat_model(SMALL_REFINED))).ops]
@@ -277,21 +321,23 @@ def test_train_script_records_its_recipe(tmp_path):
     out = tmp_path / "m"
     code = _run_script("train.py", ["--out", str(out), "--tiny", "--widths", "8,8", "--kernel", "5",
                                     "--dec-kernel", "4", "--snr-range=0,10", "--weight-decay", "0.01",
-                                    "--qat-high-snr", "0.25",
+                                    "--qat-high-snr", "0.25", "--learn-ranges",
                                     "--train-on-val", "--threads", "1"])
     assert code == 0
     meta = json.loads((out / "model.json").read_text())
     cfg, split = meta["training"]["config"], meta["training"]["split"]
     assert cfg["snr_range"] == [0.0, 10.0] and cfg["weight_decay"] == 0.01 and cfg["qat_high_snr_fraction"] == 0.25
+    assert cfg["learn_ranges"] is True
     assert _recipe(meta["training"]) == (
         "- Training input SNRs drawn uniformly from 0 to 10 dB; QAT draws 25% of its windows from 6 to 10 dB instead "
-        "(it keeps the int8 model near float on nearly clean windows); AdamW weight decay 0.01.")
+        "(it keeps the int8 model near float on nearly clean windows); AdamW weight decay 0.01.\n"
+        "- QAT learns the activation ranges by gradient (LSQ) after calibrating them on 4,096 windows.")
     assert meta["training"]["trained_on"] == split["train"] + split["val"]
     assert not set(meta["training"]["trained_on"]) & set(split["test"])
     assert _refit(meta["training"], split).startswith(f"- Trained on the training and validation records ({sorted(split['val'])[0]}")
     assert (out / "model.onnx").is_file() and not (out / "checkpoint.pt").exists()
     cmd = meta["training"]["command"]
-    assert cmd.startswith(f"python scripts/train.py --out {out} --tiny") and "--qat-high-snr 0.25 --train-on-val" in cmd
+    assert cmd.startswith(f"python scripts/train.py --out {out} --tiny") and "--qat-high-snr 0.25 --learn-ranges --train-on-val" in cmd
     assert _train_command(out, meta["training"]) == cmd
     assert _limits(meta["training"], split).startswith(f"Trained on {len(split['train']) + len(split['val'])} MIT-BIH")
 

@@ -1,7 +1,8 @@
 """Hand-written fake quantization for QAT (torch.ao's eager QAT skips Conv1d/ConvTranspose1d).
 
 Weights: per-channel symmetric int8, |q| <= 127. Activations: per-tensor asymmetric int8
-with EMA ranges that are frozen before the end of training. Biases: int32 at scale
+with EMA ranges (or, with `learn_ranges`, ranges learned by gradient as in LSQ) that are frozen
+before the end of training. Biases: int32 at scale
 s_in * s_w. Gradients are straight-through (zero where an activation saturates).
 
 The forward pass rounds exactly as the integer reference does (`quant.arithmetic`):
@@ -24,7 +25,8 @@ def _ste(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> 
 
 
 class ActQuant(nn.Module):
-    """Per-tensor asymmetric int8 fake quantization with an EMA range (or a fixed one)."""
+    """Per-tensor asymmetric int8 fake quantization with an EMA range, a learned one (`learn`), or a
+    fixed one. However the range is set, the forward value is the same function of (lo, hi)."""
 
     def __init__(self, momentum: float = 0.02, fixed: tuple[float, int] | None = None):
         super().__init__()
@@ -32,10 +34,14 @@ class ActQuant(nn.Module):
         self.fixed = fixed
         self.enabled = False  # float pre-training: identity
         self.frozen = fixed is not None
+        self.learn = False  # ranges learned by gradient (learn_ranges) instead of tracked by EMA
+        # buffers, not parameters (model.parameters() stays the weights); learn_ranges() makes
+        # them require grad and range_tensors() hands them to the optimizer
         self.register_buffer("lo", torch.tensor(0.0))
         self.register_buffer("hi", torch.tensor(0.0))
         self.register_buffer("seen", torch.tensor(False))
 
+    @torch.no_grad()
     def observe(self, x: torch.Tensor) -> None:
         lo, hi = x.detach().min(), x.detach().max()
         if not bool(self.seen):
@@ -56,13 +62,32 @@ class ActQuant(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        if self.training and not self.frozen:
+        learning = self.learn and self.training and not self.frozen
+        if self.training and not self.frozen and not self.learn:
             self.observe(x)
         scale, zp = self.qparams()
-        s, z = scale.to(x.dtype), zp.to(x.dtype)
+        s, z = scale.detach().to(x.dtype), zp.to(x.dtype)
         q = torch.floor(x.detach() / s + 0.5) + z  # half up, as the integer requantize
         inside = (q >= -128) & (q <= 127)
-        return _ste(x, (q.clamp(-128, 127) - z) * s, inside)
+        y = (q.clamp(-128, 127) - z) * s
+        if not learning:
+            return _ste(x, y, inside)
+        return y + _grad_only(self._lsq(x, scale.to(x.dtype)))  # the forward value stays y, bit for bit
+
+    def _lsq(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """The fake quantizer as a function of x, lo and hi (rounding straight-through): its
+        gradient moves the range to where the loss wants it, clipping included (LSQ)."""
+        lo = torch.clamp(self.lo, max=0.0).to(x.dtype)
+        zs = -128.0 - lo / scale
+        z = zs + (torch.round(zs) - zs).detach()
+        v = x / scale
+        v = v + (torch.floor(v.detach() + 0.5) - v.detach())
+        return (torch.clamp(v + z, -128, 127) - z) * scale
+
+
+def _grad_only(t: torch.Tensor) -> torch.Tensor:
+    """Zero in the forward pass, t's gradient in the backward pass."""
+    return t - t.detach()
 
 
 def _channel_shape(w: torch.Tensor, axis: int) -> list[int]:
@@ -110,7 +135,21 @@ def set_qat(model: nn.Module, enabled: bool) -> None:
             m.enabled = enabled
 
 
+def learn_ranges(model: nn.Module) -> None:
+    """From now on the activation ranges (not fixed ones) are trained with the weights."""
+    for m in model.modules():
+        if isinstance(m, ActQuant) and m.fixed is None:
+            m.learn = True
+            m.lo.requires_grad_(True), m.hi.requires_grad_(True)
+
+
+def range_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """The learned activation ranges (lo, hi of every learning ActQuant), for the optimizer."""
+    return [t for m in model.modules() if isinstance(m, ActQuant) and m.learn for t in (m.lo, m.hi)]
+
+
 def freeze_ranges(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, ActQuant):
             m.frozen = True
+            m.lo.requires_grad_(False), m.hi.requires_grad_(False)

@@ -44,8 +44,10 @@ def _recipe(train: dict) -> str:
     qlo, qhi = high_snr_range((lo, hi))
     qat = (f"; QAT draws {frac:.0%} of its windows from {qlo:g} to {qhi:g} dB instead (it keeps the int8 model "
            f"near float on nearly clean windows)" if frac else "")
+    ranges = ("\n- QAT learns the activation ranges by gradient (LSQ) after calibrating them on 4,096 windows."
+              if c.get("learn_ranges") else "")
     return (f"- Training input SNRs drawn uniformly from {lo:g} to {hi:g} dB{qat}"
-            f"{f'; AdamW weight decay {wd:g}' if wd else ''}.")
+            f"{f'; AdamW weight decay {wd:g}' if wd else ''}.{ranges}")
 
 
 def _by_record(metrics: dict) -> str:
@@ -169,6 +171,8 @@ def _train_command(model_dir: Path, train: dict) -> str:
         value = c.get(key, before_the_option.get(key))
         if value is not None and value != getattr(default, key):
             args.append(f"{flag} {value:g}")
+    if c.get("learn_ranges", False) != default.learn_ranges:  # sidecars without the key: EMA ranges
+        args.append("--learn-ranges" if c.get("learn_ranges") else "--no-learn-ranges")
     return "python scripts/train.py " + " ".join(args)
 
 
