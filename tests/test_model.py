@@ -351,5 +351,8 @@ def test_model_card_rebuilds_the_training_command_of_older_models():
            "config": {"float_epochs": 18, "qat_epochs": 4, "threads": 1}}
     assert _train_command(Path("models/acdae"), old) == (
         "python scripts/train.py --out models/acdae --train-on-val --qat-epochs 4 --qat-high-snr 0 --threads 1")
+    learned = {**old, "config": {**old["config"], "qat_high_snr_fraction": 0.25, "learn_ranges": True}}
+    assert _train_command(Path("m"), learned) == (
+        "python scripts/train.py --out m --train-on-val --qat-epochs 4 --threads 1 --learn-ranges")
     recorded = {**old, "command": "python scripts/train.py --out models/acdae --train-on-val --threads 1"}
     assert _train_command(Path("models/acdae"), recorded) == recorded["command"]
