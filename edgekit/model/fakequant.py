@@ -54,10 +54,14 @@ class ActQuant(nn.Module):
         Computed in float32 whatever the module's dtype, so a float64 copy has the same scales."""
         if self.fixed is not None:
             return torch.tensor(self.fixed[0], dtype=torch.float32), torch.tensor(self.fixed[1], dtype=torch.int32)
+        scale, zp = self._scale_and_real_zero_point()
+        return scale, torch.clamp(torch.round(zp), -128, 127).to(torch.int32)
+
+    def _scale_and_real_zero_point(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 scale and the zero point before rounding, differentiable in lo and hi."""
         lo, hi = torch.clamp(self.lo.float(), max=0.0), torch.clamp(self.hi.float(), min=0.0)
         scale = torch.clamp((hi - lo) / 255.0, min=1e-6)
-        zp = torch.clamp(torch.round(-128.0 - lo / scale), -128, 127).to(torch.int32)
-        return scale, zp
+        return scale, -128.0 - lo / scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
@@ -72,14 +76,14 @@ class ActQuant(nn.Module):
         y = (q.clamp(-128, 127) - z) * s
         if not learning:
             return _ste(x, y, inside)
-        return y + _grad_only(self._lsq(x, scale.to(x.dtype)))  # the forward value stays y, bit for bit
+        return y + _grad_only(self._lsq(x, z))  # the forward value stays y, bit for bit
 
-    def _lsq(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    def _lsq(self, x: torch.Tensor, zp: torch.Tensor) -> torch.Tensor:
         """The fake quantizer as a function of x, lo and hi (rounding straight-through): its
-        gradient moves the range to where the loss wants it, clipping included (LSQ)."""
-        lo = torch.clamp(self.lo, max=0.0).to(x.dtype)
-        zs = -128.0 - lo / scale
-        z = zs + (torch.round(zs) - zs).detach()
+        gradient moves the range to where the loss wants it, clipping included (LSQ). Only its
+        gradient is used: in float its value can differ from the exact one by rounding error."""
+        scale, real_zp = (t.to(x.dtype) for t in self._scale_and_real_zero_point())
+        z = real_zp + (zp - real_zp).detach()
         v = x / scale
         v = v + (torch.floor(v.detach() + 0.5) - v.detach())
         return (torch.clamp(v + z, -128, 127) - z) * scale
