@@ -1,6 +1,7 @@
 """Shared by the scripts: turn the errors a user can fix into one 'error:' line and exit 2."""
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 from typing import Callable
@@ -31,6 +32,9 @@ def add_model_shape_args(p) -> None:
     p.add_argument("--kernel", type=int, default=ACDAEConfig.kernel, help="encoder kernel size (odd)")
     p.add_argument("--dec-kernel", type=int, default=ACDAEConfig.dec_kernel, help="decoder (transposed) kernel size")
     p.add_argument("--refine", type=int, default=ACDAEConfig.refine, help="extra stride-1 convs per level")
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=ACDAEConfig.residual,
+                   help="the input is the outermost skip (the decoder learns the correction); --no-residual: "
+                        "the decoder outputs the clean window itself")
 
 
 def model_shape(p, a):
@@ -41,7 +45,7 @@ def model_shape(p, a):
     try:
         widths = tuple(int(w) for w in a.widths.split(","))
         cfg = ACDAEConfig(widths=widths, strides=(2,) * len(widths), kernel=a.kernel, dec_kernel=a.dec_kernel,
-                          refine=a.refine)
+                          refine=a.refine, residual=a.residual)
         cfg.check()
     except ValueError as e:
         p.error(f"bad model shape: {e}")

@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
-from edgekit.model.train import TrainConfig, train  # noqa: E402
+from edgekit.model.train import LEARN_RANGES_IN, TrainConfig, train  # noqa: E402
 from edgekit.quant.export import export_model  # noqa: E402
 
 
@@ -48,6 +48,9 @@ def main(argv=None):
     p.add_argument("--learn-ranges", action=argparse.BooleanOptionalAction, default=TrainConfig.learn_ranges,
                    help="QAT learns the activation ranges by gradient (LSQ) after calibration; "
                         "--no-learn-ranges: it tracks each batch's min/max by EMA")
+    p.add_argument("--learn-ranges-in", choices=LEARN_RANGES_IN, default=TrainConfig.learn_ranges_in,
+                   help="with --learn-ranges: learn every range, or only the decoder's (the encoder, ECA and "
+                        "AF head keep EMA ranges)")
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (use 1 on a busy machine: oversubscribed threads spin)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -69,13 +72,15 @@ def main(argv=None):
         return
     if not 0.0 <= a.qat_high_snr <= 1.0:
         p.error(f"--qat-high-snr {a.qat_high_snr:g} must be a fraction in [0, 1]")
+    if a.learn_ranges_in != TrainConfig.learn_ranges_in and not a.learn_ranges:
+        p.error(f"--learn-ranges-in {a.learn_ranges_in} needs --learn-ranges (without it QAT learns no ranges)")
     init = _init_float(p, a.init_float, model_cfg) if a.init_float else None
     data_dir = resolve_data_dir(a.data_dir)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, threads=a.threads, model=model_cfg.to_dict(), qat_high_snr_fraction=a.qat_high_snr,
-                      learn_ranges=a.learn_ranges,
+                      learn_ranges=a.learn_ranges, learn_ranges_in=a.learn_ranges_in,
                       augment=aug.to_dict(), **rec)
     if a.tiny:
         cfg.float_epochs, cfg.qat_epochs, cfg.windows_per_epoch = 2, 1, 2048

@@ -42,6 +42,8 @@ CONFIGS = {
                                 head_hidden=8),
     # stride-1 refinement convs after each level (encoder, and decoder after the skip add)
     "w8_16_refine": ACDAEConfig(widths=(8, 16), kernel=5, strides=(2, 2), dec_kernel=4, refine=1),
+    # no input skip (--no-residual): the last transposed conv writes the output itself
+    "w8_16_plain": ACDAEConfig(widths=(8, 16), kernel=5, strides=(2, 2), dec_kernel=4, residual=False),
 }
 
 

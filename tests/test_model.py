@@ -167,6 +167,43 @@ def test_tiny_qat_with_learned_ranges_moves_them_and_still_exports_exactly(tmp_p
     assert diff.max() <= 1 and (diff == 0).mean() >= 0.999, f"identical {(diff == 0).mean():.5f}, max {diff.max()}"
 
 
+def test_interrupted_qat_with_learned_ranges_resumes_to_the_same_model(tmp_path):
+    """Stopped after the first QAT epoch (learning ranges), --resume ends with the uninterrupted
+    run's weights and ranges bit for bit: the ranges come back from the checkpoint with the
+    optimizer state of their own group."""
+    cfg = TrainConfig(float_epochs=1, qat_epochs=3, freeze_epochs=1, windows_per_epoch=256, batch=32,
+                      qat_lr=0.01, model=SMALL.to_dict(), learn_ranges=True)
+    whole = train(cfg, _draw, tmp_path / "whole", log=lambda _m: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_second_qat_epoch(msg):
+        if msg.startswith("{") and json.loads(msg)["epoch"] == 3:
+            raise Stop  # before epoch 3's checkpoint: the run resumes after epoch 2, the first QAT one
+
+    with pytest.raises(Stop):
+        train(cfg, _draw, tmp_path / "cut", log=stop_at_second_qat_epoch)
+    logs = []
+    resumed = train(cfg, _draw, tmp_path / "cut", resume=True, log=logs.append)
+    assert logs[0].startswith("resumed from") and "after epoch 2/4" in logs[0]
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_learn_ranges_in_decoder_leaves_the_encoder_on_ema(tmp_path):
+    """learn_ranges_in="decoder": only the ranges after the bottleneck learn; the encoder, ECA and
+    head ranges keep tracking batches by EMA. An unknown scope is named in the error."""
+    cfg = TrainConfig(float_epochs=1, qat_epochs=2, freeze_epochs=1, windows_per_epoch=512, batch=32,
+                      qat_lr=0.0, model=SMALL.to_dict(), learn_ranges=True, learn_ranges_in="decoder")
+    model = train(cfg, _draw, tmp_path / "d", log=lambda _m: None)
+    learned = sorted(n for n, m in model.named_modules() if isinstance(m, ActQuant) and m.learn)
+    assert learned and all(n.split(".")[0] in ACDAE.DECODER for n in learned), learned
+    assert "out_q" in learned and not any(n.startswith(("enc", "eca", "fc")) for n in learned)
+    with pytest.raises(ValueError, match="learn_ranges_in 'encoder'"):
+        train(TrainConfig(**{**cfg.__dict__, "learn_ranges_in": "encoder"}), _draw, tmp_path / "e", log=lambda _m: None)
+
+
 def test_refine_adds_one_stride1_conv_per_level():
     plain, refined = ACDAE(SMALL), ACDAE(SMALL_REFINED)
     names = [op.name for op in load_intgraph(build_onnx(_random_qat_model(SMALL_REFINED))).ops]
@@ -354,5 +391,7 @@ def test_model_card_rebuilds_the_training_command_of_older_models():
     learned = {**old, "config": {**old["config"], "qat_high_snr_fraction": 0.25, "learn_ranges": True}}
     assert _train_command(Path("m"), learned) == (
         "python scripts/train.py --out m --train-on-val --qat-epochs 4 --threads 1 --learn-ranges")
+    decoder = {**learned, "config": {**learned["config"], "learn_ranges_in": "decoder"}}
+    assert _train_command(Path("m"), decoder).endswith("--learn-ranges --learn-ranges-in decoder")
     recorded = {**old, "command": "python scripts/train.py --out models/acdae --train-on-val --threads 1"}
     assert _train_command(Path("models/acdae"), recorded) == recorded["command"]

@@ -160,6 +160,9 @@ class ECA(nn.Module):
 
 
 class ACDAE(nn.Module):
+    # the modules after the bottleneck: train.py can learn just their activation ranges
+    DECODER = ("dec", "dec_refine", "skip_q", "out_q")
+
     def __init__(self, config: ACDAEConfig | None = None):
         super().__init__()
         cfg = self.config = config or ACDAEConfig()

@@ -139,9 +139,12 @@ def set_qat(model: nn.Module, enabled: bool) -> None:
             m.enabled = enabled
 
 
-def learn_ranges(model: nn.Module) -> None:
-    """From now on the activation ranges (not fixed ones) are trained with the weights."""
-    for m in model.modules():
+def learn_ranges(model: nn.Module, only: tuple[str, ...] | None = None) -> None:
+    """From now on the activation ranges (not fixed ones) are trained with the weights; with `only`,
+    just those under the named top-level submodules (the others keep their EMA ranges)."""
+    for name, m in model.named_modules():
+        if only is not None and name.split(".")[0] not in only:
+            continue
         if isinstance(m, ActQuant) and m.fixed is None:
             m.learn = True
             m.lo.requires_grad_(True), m.hi.requires_grad_(True)

@@ -53,10 +53,22 @@ class TrainConfig:
     # QAT learns the activation ranges by gradient (LSQ) after the EMA calibration, instead of
     # tracking each batch's min/max
     learn_ranges: bool = False
+    # which ranges learn_ranges trains: "all", or "decoder" (ACDAE.DECODER; the encoder, ECA and
+    # head keep EMA ranges)
+    learn_ranges_in: str = "all"
     seed: int = 0
     threads: int = 2
     model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
     augment: dict = field(default_factory=dict)  # data.augment.Augment fields; {} = none
+
+
+LEARN_RANGES_IN = ("all", "decoder")
+
+
+def _learn_ranges(model: ACDAE, cfg: TrainConfig) -> None:
+    if cfg.learn_ranges_in not in LEARN_RANGES_IN:
+        raise ValueError(f"learn_ranges_in {cfg.learn_ranges_in!r}: expected one of {', '.join(LEARN_RANGES_IN)}")
+    learn_ranges(model, only=None if cfg.learn_ranges_in == "all" else ACDAE.DECODER)
 
 
 def high_snr_range(snr_range) -> tuple[float, float]:
@@ -112,7 +124,7 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
         if state["qat"]:
             set_qat(model, True)
             if cfg.learn_ranges:
-                learn_ranges(model)
+                _learn_ranges(model, cfg)
         model.load_state_dict(state["model"])
         opt = _optimizer(model, cfg, cfg.lr)
         opt.load_state_dict(state["opt"])
@@ -126,7 +138,7 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
             set_qat(model, True)
             _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
             if cfg.learn_ranges:
-                learn_ranges(model)
+                _learn_ranges(model, cfg)
             opt = _optimizer(model, cfg, cfg.qat_lr)
         if phase == "qat" and i >= cfg.qat_epochs - cfg.freeze_epochs:
             freeze_ranges(model)

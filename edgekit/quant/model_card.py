@@ -44,7 +44,9 @@ def _recipe(train: dict) -> str:
     qlo, qhi = high_snr_range((lo, hi))
     qat = (f"; QAT draws {frac:.0%} of its windows from {qlo:g} to {qhi:g} dB instead (it keeps the int8 model "
            f"near float on nearly clean windows)" if frac else "")
-    ranges = ("\n- QAT learns the activation ranges by gradient (LSQ) after calibrating them on 4,096 windows."
+    which = ("the decoder's activation ranges (the encoder, ECA and AF head keep EMA ranges)"
+             if c.get("learn_ranges_in", "all") == "decoder" else "the activation ranges")
+    ranges = (f"\n- QAT learns {which} by gradient (LSQ) after calibrating them on 4,096 windows."
               if c.get("learn_ranges") else "")
     return (f"- Training input SNRs drawn uniformly from {lo:g} to {hi:g} dB{qat}"
             f"{f'; AdamW weight decay {wd:g}' if wd else ''}.{ranges}")
@@ -173,6 +175,8 @@ def _train_command(model_dir: Path, train: dict) -> str:
             args.append(f"{flag} {value:g}")
     if c.get("learn_ranges", False) != default.learn_ranges:  # sidecars without the key: EMA ranges
         args.append("--learn-ranges" if c.get("learn_ranges") else "--no-learn-ranges")
+    if c.get("learn_ranges") and c.get("learn_ranges_in", "all") != default.learn_ranges_in:
+        args.append(f"--learn-ranges-in {c['learn_ranges_in']}")
     return "python scripts/train.py " + " ".join(args)
 
 
