@@ -393,5 +393,7 @@ def test_model_card_rebuilds_the_training_command_of_older_models():
         "python scripts/train.py --out m --train-on-val --qat-epochs 4 --threads 1 --learn-ranges")
     decoder = {**learned, "config": {**learned["config"], "learn_ranges_in": "decoder"}}
     assert _train_command(Path("m"), decoder).endswith("--learn-ranges --learn-ranges-in decoder")
+    plain = {**old, "config": {**old["config"], "model": {**ACDAEConfig().to_dict(), "residual": False}}}
+    assert _train_command(Path("m"), plain).endswith("--threads 1 --no-residual")
     recorded = {**old, "command": "python scripts/train.py --out models/acdae --train-on-val --threads 1"}
     assert _train_command(Path("models/acdae"), recorded) == recorded["command"]
