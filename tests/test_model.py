@@ -200,6 +200,10 @@ def test_learn_ranges_in_decoder_leaves_the_encoder_on_ema(tmp_path):
     learned = sorted(n for n, m in model.named_modules() if isinstance(m, ActQuant) and m.learn)
     assert learned and all(n.split(".")[0] in ACDAE.DECODER for n in learned), learned
     assert "out_q" in learned and not any(n.startswith(("enc", "eca", "fc")) for n in learned)
+    from edgekit.quant.model_card import _recipe
+    assert _recipe({"config": {"learn_ranges": True, "learn_ranges_in": "decoder"}}).endswith(
+        "- QAT learns the decoder's activation ranges (the encoder, ECA and AF head keep EMA ranges) by gradient "
+        "(LSQ) after calibrating them on 4,096 windows.")
     with pytest.raises(ValueError, match="learn_ranges_in 'encoder'"):
         train(TrainConfig(**{**cfg.__dict__, "learn_ranges_in": "encoder"}), _draw, tmp_path / "e", log=lambda _m: None)
 

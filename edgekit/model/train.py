@@ -66,8 +66,6 @@ LEARN_RANGES_IN = ("all", "decoder")
 
 
 def _learn_ranges(model: ACDAE, cfg: TrainConfig) -> None:
-    if cfg.learn_ranges_in not in LEARN_RANGES_IN:
-        raise ValueError(f"learn_ranges_in {cfg.learn_ranges_in!r}: expected one of {', '.join(LEARN_RANGES_IN)}")
     learn_ranges(model, only=None if cfg.learn_ranges_in == "all" else ACDAE.DECODER)
 
 
@@ -106,6 +104,8 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
     af) at input SNRs drawn from snr_range (None: cfg.snr_range, as the caller set it up).
     on_float_done(model) is called once with the float model before QAT starts.
     init_float: a float state dict to start from (with float_epochs=0: QAT fine-tuning only)."""
+    if cfg.learn_ranges_in not in LEARN_RANGES_IN:  # checked before a long float phase, not after it
+        raise ValueError(f"learn_ranges_in {cfg.learn_ranges_in!r}: expected one of {', '.join(LEARN_RANGES_IN)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
