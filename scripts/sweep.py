@@ -114,7 +114,7 @@ def main(argv=None):
     model = train(tcfg, draw, Path(a.out) / a.name, log=lambda _msg: None)
     set_qat(model, False)  # a float-only run ends calibrated for QAT; score the float model
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
-           "augment": aug.to_dict(), **_recipe_changes(tcfg), "epochs": a.epochs,
+           **({"residual": False} if not cfg.residual else {}), "augment": aug.to_dict(), **_recipe_changes(tcfg), "epochs": a.epochs,
            **({"extra_cinc": a.extra_cinc} if a.extra_cinc else {}),
            **({"train_records": split["train"]} if a.train_records is not None else {}),
            "windows_per_epoch": a.windows_per_epoch,

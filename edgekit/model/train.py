@@ -66,7 +66,9 @@ LEARN_RANGES_IN = ("all", "decoder")
 
 
 def _learn_ranges(model: ACDAE, cfg: TrainConfig) -> None:
-    learn_ranges(model, only=None if cfg.learn_ranges_in == "all" else ACDAE.DECODER)
+    """QAT from here on: with cfg.learn_ranges, the ranges in cfg.learn_ranges_in learn by gradient."""
+    if cfg.learn_ranges:
+        learn_ranges(model, only=None if cfg.learn_ranges_in == "all" else ACDAE.DECODER)
 
 
 def high_snr_range(snr_range) -> tuple[float, float]:
@@ -123,8 +125,7 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
             raise ValueError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
         if state["qat"]:
             set_qat(model, True)
-            if cfg.learn_ranges:
-                _learn_ranges(model, cfg)
+            _learn_ranges(model, cfg)
         model.load_state_dict(state["model"])
         opt = _optimizer(model, cfg, cfg.lr)
         opt.load_state_dict(state["opt"])
@@ -137,8 +138,7 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
                 on_float_done(model)
             set_qat(model, True)
             _calibrate(model, draw_windows(4096, cfg.seed + 10_000), cfg.batch)
-            if cfg.learn_ranges:
-                _learn_ranges(model, cfg)
+            _learn_ranges(model, cfg)
             opt = _optimizer(model, cfg, cfg.qat_lr)
         if phase == "qat" and i >= cfg.qat_epochs - cfg.freeze_epochs:
             freeze_ranges(model)

@@ -173,11 +173,11 @@ def _train_command(model_dir: Path, train: dict) -> str:
         value = c.get(key, before_the_option.get(key))
         if value is not None and value != getattr(default, key):
             args.append(f"{flag} {value:g}")
-    if c.get("learn_ranges", False) != default.learn_ranges:  # sidecars without the key: EMA ranges
-        args.append("--learn-ranges" if c.get("learn_ranges") else "--no-learn-ranges")
     if not c.get("model", {}).get("residual", True):
         args.append("--no-residual")
-    if c.get("learn_ranges") and c.get("learn_ranges_in", "all") != default.learn_ranges_in:
+    if c.get("learn_ranges", False) != default.learn_ranges:  # sidecars without the key: EMA ranges
+        args.append("--learn-ranges" if c.get("learn_ranges") else "--no-learn-ranges")
+    if c.get("learn_ranges") and c.get("learn_ranges_in", default.learn_ranges_in) != default.learn_ranges_in:
         args.append(f"--learn-ranges-in {c['learn_ranges_in']}")
     return "python scripts/train.py " + " ".join(args)
 
