@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -128,6 +128,15 @@ def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
     try:
         ACDAE(model_cfg).load_state_dict(state)
     except RuntimeError as e:
+        flipped = replace(model_cfg, residual=not model_cfg.residual)
+        try:  # the same widths without (or with) the input skip: name the flag that fits
+            ACDAE(flipped).load_state_dict(state)
+        except RuntimeError:
+            pass
+        else:
+            flag = "--residual" if flipped.residual else "--no-residual"
+            p.error(f"--init-float {path} is a {'residual' if flipped.residual else 'non-residual'} model "
+                    f"(trained {'with' if flipped.residual else 'without'} the input skip): add {flag}")
         p.error(f"--init-float {path} does not fit the model shape {model_cfg.widths}: {str(e).splitlines()[0]}")
     return state
 

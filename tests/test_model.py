@@ -308,6 +308,15 @@ def test_init_float_of_another_shape_is_a_usage_error(tmp_path, capsys):
     assert "does not fit the model shape" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("residual, flag", [(False, "--no-residual"), (True, "--residual")])
+def test_init_float_of_the_other_residual_variant_names_the_flag(tmp_path, capsys, residual, flag):
+    torch.save(ACDAE(ACDAEConfig(residual=residual)).state_dict(), tmp_path / "float.pt")
+    args = ["--out", str(tmp_path / "o"), "--init-float", str(tmp_path / "float.pt"), "--float-epochs", "0"]
+    code = _run_script("train.py", args + ([] if not residual else ["--no-residual"]))
+    assert code == 2
+    assert f"add {flag}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("script", ["train.py", "sweep.py"])
 @pytest.mark.parametrize("args, says", [
     (["--snr-range=12,-6"], "low 12 must be below high -6"),
