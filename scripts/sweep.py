@@ -12,6 +12,7 @@ scored on the validation records.
     python scripts/sweep.py --name shipped --model-dir models/acdae --records train   # memorization gap
     python scripts/sweep.py --name shipped --model-dir models/acdae --noise-part train  # seen noise
     python scripts/sweep.py --name shipped --model-dir models/acdae --gap   # int8 vs float, every noise and SNR
+    python scripts/sweep.py --name shipped --model-dir models/acdae --ablate mixed,0   # which int8 tensors cost
 
 Each run trains the float model only (no QAT: choices are compared, not quantization), then
 prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mixed, bw, em and
@@ -33,6 +34,7 @@ from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args
                          recipe, run_main)
 
 import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from edgekit import metrics  # noqa: E402
 from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_data_dir,  # noqa: E402
@@ -41,6 +43,7 @@ from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
 from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
+from edgekit.quant.ablation import format_ablation, quantizer_ablation  # noqa: E402
 from edgekit.quant.evaluate import SNRS  # noqa: E402
 from edgekit.quant.runners import IntModel, load_torch, run_torch  # noqa: E402
 
@@ -75,6 +78,10 @@ def main(argv=None):
     p.add_argument("--gap", action="store_true",
                    help="with --model-dir: score float and int8 at every noise and SNR (-6..24 dB) and report the "
                         "largest int8-vs-float difference")
+    p.add_argument("--ablate", nargs="?", const="mixed,0", metavar="NOISE,SNR",
+                   help="with --model-dir: at this noise and input SNR (default mixed,0) score the QAT model with "
+                        "its activation quantizers switched on one at a time and off one at a time: which int8 "
+                        "tensors cost, and how much QAT fine-tuning itself moved (edgekit.quant.ablation)")
     a = p.parse_args(argv)
     cfg = model_shape(p, a)
     aug = augment(p, a)
@@ -92,6 +99,10 @@ def main(argv=None):
         split["train"] = sorted(split["train"][i] for i in pick)
     if a.gap and not a.model_dir:
         p.error("--gap scores a trained model: give --model-dir DIR too")
+    if a.ablate is not None:
+        if not a.model_dir:
+            p.error("--ablate takes a trained model apart: give --model-dir DIR too")
+        return _ablate(a.name, a.model_dir, _noise_and_snr(p, a.ablate), data, split[a.records], a)
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
@@ -120,6 +131,37 @@ def main(argv=None):
            "windows_per_epoch": a.windows_per_epoch,
            "macs": sum(r[2] for r in ACDAE(cfg).layer_rows()), "train_s": round(time.time() - t0)}
     _report(row, {"float": lambda x: run_torch(model.eval(), x)[0]}, data, split[a.records], a)
+
+
+def _noise_and_snr(p, text: str) -> tuple[str, int]:
+    noise, _, snr = text.partition(",")
+    if noise not in NOISE_KINDS or snr not in {str(s) for s in SNRS}:
+        p.error(f"--ablate {text}: give NOISE,SNR with NOISE one of {', '.join(NOISE_KINDS)} and SNR one of "
+                f"{', '.join(map(str, SNRS))} (e.g. mixed,0)")
+    return noise, int(snr)
+
+
+def _ablate(name, model_dir, cond, data, records, a):
+    """Print and log which activation quantizers of the model at model_dir cost at cond (noise, SNR)."""
+    noise, snr = cond
+    ws = evaluation_windows(data, records, noise, snr, per_record=32, seed=5, part=a.noise_part)
+
+    def score(model):
+        return metrics.denoise_scores(ws.target, ws.noisy, run_torch(model, ws.noisy)[0])["snr_imp_db"]
+
+    float_score = score(load_torch(model_dir, "float"))
+    bar = tqdm(desc="quantizers", total=None, leave=False)
+    result = quantizer_ablation(load_torch(model_dir, "qat"), score, progress=lambda _n: bar.update(1))
+    bar.close()
+    print(format_ablation(result, float_score))
+    row = {"name": name, "model_dir": model_dir, "ablate": f"{noise},{snr}", "records": a.records,
+           "float": round(float_score, 3), "qat_weights_in_float": round(result["qat_weights_in_float"], 3),
+           "qat": round(result["qat"], 3),
+           "quantizers": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+                          for r in result["quantizers"]]}
+    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(a.log, "a") as f:
+        f.write(json.dumps(row) + "\n")
 
 
 def _recipe_changes(tcfg) -> dict:

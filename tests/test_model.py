@@ -410,3 +410,42 @@ def test_model_card_rebuilds_the_training_command_of_older_models():
     assert _train_command(Path("m"), plain).endswith("--threads 1 --no-residual")
     recorded = {**old, "command": "python scripts/train.py --out models/acdae --train-on-val --threads 1"}
     assert _train_command(Path("models/acdae"), recorded) == recorded["command"]
+
+
+def test_quantizer_ablation_attributes_the_int8_loss_and_restores_the_model():
+    from edgekit.model.fakequant import ActQuant
+    from edgekit.quant.ablation import format_ablation, quantizer_ablation
+
+    m = _random_qat_model().double().eval()
+    x = torch.randn(8, SMALL.in_channels, SMALL.window, dtype=torch.float64) * 0.3
+    with torch.no_grad():
+        set_qat(m, False)
+        exact = m(x)[0]
+        set_qat(m, True)
+
+    def score(model):  # minus the error to the unquantized model: 0 with every quantizer off
+        with torch.no_grad():
+            return -float(((model(x)[0] - exact) ** 2).mean())
+
+    res = quantizer_ablation(m, score)
+    names = [n for n, q in m.named_modules() if isinstance(q, ActQuant)]
+    assert sorted(r["name"] for r in res["quantizers"]) == sorted(names)
+    assert res["qat_weights_in_float"] == 0.0  # every quantizer off: the float forward pass itself
+    assert res["qat"] == score(m) < 0.0  # and the model is back as it was: every quantizer on
+    assert all(isinstance(q, ActQuant) and q.enabled for n, q in m.named_modules() if n in names)
+    assert res["quantizers"][0]["alone"] < 0.0  # the costliest grid costs something
+    assert [r["alone"] for r in res["quantizers"]] == sorted(r["alone"] for r in res["quantizers"])
+    assert "QAT, every quantizer (int8)" in format_ablation(res, 1.0)
+    set_qat(m, False)
+    with pytest.raises(ValueError, match="no enabled activation quantizer"):
+        quantizer_ablation(m, score)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--ablate"], "--ablate takes a trained model apart: give --model-dir DIR too"),
+    (["--ablate", "pink,0", "--model-dir", "models/acdae"], "--ablate pink,0: give NOISE,SNR"),
+    (["--ablate", "mixed,3", "--model-dir", "models/acdae"], "SNR one of -6, 0, 6, 12, 18, 24"),
+])
+def test_bad_ablation_is_a_usage_error(capsys, args, says):
+    assert _run_script("sweep.py", ["--name", "x"] + args) == 2
+    assert says in capsys.readouterr().err
