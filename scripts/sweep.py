@@ -41,7 +41,7 @@ from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_da
                           sample_pool_windows, sample_training_windows, split_records)
 from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
-from edgekit.model.fakequant import set_qat  # noqa: E402
+from edgekit.model.fakequant import ActQuant, set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
 from edgekit.quant.ablation import format_ablation, quantizer_ablation  # noqa: E402
 from edgekit.quant.evaluate import SNRS  # noqa: E402
@@ -150,8 +150,9 @@ def _ablate(name, model_dir, cond, data, records, a):
         return metrics.denoise_scores(ws.target, ws.noisy, run_torch(model, ws.noisy)[0])["snr_imp_db"]
 
     float_score = score(load_torch(model_dir, "float"))
-    bar = tqdm(desc="quantizers", total=None, leave=False)
-    result = quantizer_ablation(load_torch(model_dir, "qat"), score, progress=lambda _n: bar.update(1))
+    qat = load_torch(model_dir, "qat")
+    bar = tqdm(desc="ablation", total=2 * sum(isinstance(m, ActQuant) for m in qat.modules()), leave=False)
+    result = quantizer_ablation(qat, score, progress=lambda _step: bar.update(1))
     bar.close()
     print(format_ablation(result, float_score))
     row = {"name": name, "model_dir": model_dir, "ablate": f"{noise},{snr}", "records": a.records,

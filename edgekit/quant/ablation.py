@@ -20,6 +20,7 @@ def quantizer_ablation(qat_model: ACDAE, score: Callable[[ACDAE], float],
     """score(model) -> a number (higher is better, e.g. SNR improvement in dB). Returns
     {"qat": all quantizers on, "qat_weights_in_float": all off,
      "quantizers": [{"name", "alone", "removed"}, ...] sorted by "alone", the costliest first}.
+    progress(step) is called before each of the 2 x (number of quantizers) scorings.
     The model's quantizers are left as they were found."""
     quantizers = [(n, q) for n, q in qat_model.named_modules() if isinstance(q, ActQuant) and q.enabled]
     if not quantizers:
@@ -33,14 +34,16 @@ def quantizer_ablation(qat_model: ACDAE, score: Callable[[ACDAE], float],
         rows = []
         for name, q in quantizers:
             if progress:
-                progress(name)
+                progress(f"{name} alone")
             q.enabled = True
             alone = score(qat_model) - unquantized
             q.enabled = False
             rows.append({"name": name, "alone": alone})
         for _, q in quantizers:
             q.enabled = True
-        for row, (_, q) in zip(rows, quantizers):
+        for row, (name, q) in zip(rows, quantizers):
+            if progress:
+                progress(f"{name} removed")
             q.enabled = False
             row["removed"] = score(qat_model) - full
             q.enabled = True
