@@ -19,7 +19,8 @@ prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mix
 ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms;
 with --gap too: every noise at every SNR of the acceptance grid, 32 windows per record, and the largest
 int8-vs-float difference).
-Appends the line to --log as well. The test records are never used here, so choosing a shape
+Appends the line to --log as well. With --ablate it prints a table instead (float, QAT in float, int8, then
+the costliest activation quantizers) and logs it as one JSON line. The test records are never used here, so choosing a shape
 with this script leaves them held out.
 """
 import argparse
