@@ -19,9 +19,9 @@ prints one JSON line: SNR improvement (dB) on the validation records at 0 dB mix
 ma noise, at -6, 12 and 24 dB mixed, and on clean input (with --model-dir: for its float and int8 forms;
 with --gap too: every noise at every SNR of the acceptance grid, 32 windows per record, and the largest
 int8-vs-float difference).
-Appends the line to --log as well. With --ablate it prints a table instead (float, QAT in float, int8, then
-the costliest activation quantizers) and logs it as one JSON line. The test records are never used here, so choosing a shape
-with this script leaves them held out.
+Appends the line to --log as well. With --ablate it prints a table instead (float, QAT in float, int8,
+then the costliest activation quantizers) and logs it as one JSON line. The test records are never used
+here, so choosing a shape with this script leaves them held out.
 """
 import argparse
 import json
@@ -42,9 +42,9 @@ from edgekit.data import (NOISE_KINDS, WindowSet, evaluation_windows, resolve_da
                           sample_pool_windows, sample_training_windows, split_records)
 from edgekit.data.cinc2017 import cinc_clean_pool  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
-from edgekit.model.fakequant import ActQuant, set_qat  # noqa: E402
+from edgekit.model.fakequant import set_qat  # noqa: E402
 from edgekit.model.train import TrainConfig, train  # noqa: E402
-from edgekit.quant.ablation import format_ablation, quantizer_ablation  # noqa: E402
+from edgekit.quant.ablation import activation_quantizers, format_ablation, quantizer_ablation  # noqa: E402
 from edgekit.quant.evaluate import SNRS  # noqa: E402
 from edgekit.quant.runners import IntModel, load_torch, run_torch  # noqa: E402
 
@@ -103,7 +103,7 @@ def main(argv=None):
     if a.ablate is not None:
         if not a.model_dir:
             p.error("--ablate takes a trained model apart: give --model-dir DIR too")
-        return _ablate(a.name, a.model_dir, _noise_and_snr(p, a.ablate), data, split[a.records], a)
+        return _ablate(_noise_and_snr(p, a.ablate), data, split[a.records], a)
     if a.model_dir:
         forms = {"float": lambda x, m=load_torch(a.model_dir, "float"): run_torch(m, x)[0],
                  "int": lambda x, m=IntModel(Path(a.model_dir) / "model.onnx"): m(x)[0]}
@@ -126,7 +126,8 @@ def main(argv=None):
     model = train(tcfg, draw, Path(a.out) / a.name, log=lambda _msg: None)
     set_qat(model, False)  # a float-only run ends calibrated for QAT; score the float model
     row = {"name": a.name, "widths": cfg.widths, "kernel": a.kernel, "dec_kernel": a.dec_kernel, "refine": a.refine,
-           **({"residual": False} if not cfg.residual else {}), "augment": aug.to_dict(), **_recipe_changes(tcfg), "epochs": a.epochs,
+           **({"residual": False} if not cfg.residual else {}), "augment": aug.to_dict(), **_recipe_changes(tcfg),
+           "epochs": a.epochs,
            **({"extra_cinc": a.extra_cinc} if a.extra_cinc else {}),
            **({"train_records": split["train"]} if a.train_records is not None else {}),
            "windows_per_epoch": a.windows_per_epoch,
@@ -142,28 +143,26 @@ def _noise_and_snr(p, text: str) -> tuple[str, int]:
     return noise, int(snr)
 
 
-def _ablate(name, model_dir, cond, data, records, a):
-    """Print and log which activation quantizers of the model at model_dir cost at cond (noise, SNR)."""
+def _ablate(cond, data, records, a):
+    """Print and log which activation quantizers of the model at --model-dir cost at cond (noise, SNR)."""
     noise, snr = cond
     ws = evaluation_windows(data, records, noise, snr, per_record=32, seed=5, part=a.noise_part)
 
     def score(model):
         return metrics.denoise_scores(ws.target, ws.noisy, run_torch(model, ws.noisy)[0])["snr_imp_db"]
 
-    float_score = score(load_torch(model_dir, "float"))
-    qat = load_torch(model_dir, "qat")
-    bar = tqdm(desc="ablation", total=2 * sum(isinstance(m, ActQuant) for m in qat.modules()), leave=False)
+    float_score = score(load_torch(a.model_dir, "float"))
+    qat = load_torch(a.model_dir, "qat")
+    bar = tqdm(desc="ablation", total=2 * len(activation_quantizers(qat)), leave=False)
     result = quantizer_ablation(qat, score, progress=lambda _step: bar.update(1))
     bar.close()
     print(format_ablation(result, float_score))
-    row = {"name": name, "model_dir": model_dir, "ablate": f"{noise},{snr}", "records": a.records,
+    row = {"name": a.name, "model_dir": a.model_dir, "ablate": f"{noise},{snr}", "records": a.records,
            "float": round(float_score, 3), "qat_weights_in_float": round(result["qat_weights_in_float"], 3),
            "qat": round(result["qat"], 3),
            "quantizers": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
                           for r in result["quantizers"]]}
-    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
-    with open(a.log, "a") as f:
-        f.write(json.dumps(row) + "\n")
+    _append_to_log(a.log, json.dumps(row))
 
 
 def _recipe_changes(tcfg) -> dict:
@@ -191,8 +190,12 @@ def _report(row, forms, data, records, a):
         row["max_gap"], row["max_gap_at"] = round(gaps[worst], 2), worst
     line = json.dumps(row)
     print(line)
-    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
-    with open(a.log, "a") as f:
+    _append_to_log(a.log, line)
+
+
+def _append_to_log(log: str, line: str) -> None:
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as f:
         f.write(line + "\n")
 
 

@@ -15,6 +15,11 @@ from ..model.acdae import ACDAE
 from ..model.fakequant import ActQuant
 
 
+def activation_quantizers(model: ACDAE) -> list[tuple[str, ActQuant]]:
+    """The enabled activation quantizers, by module name: what quantizer_ablation switches."""
+    return [(n, q) for n, q in model.named_modules() if isinstance(q, ActQuant) and q.enabled]
+
+
 def quantizer_ablation(qat_model: ACDAE, score: Callable[[ACDAE], float],
                        progress: Callable[[str], None] | None = None) -> dict:
     """score(model) -> a number (higher is better, e.g. SNR improvement in dB). Returns
@@ -22,7 +27,7 @@ def quantizer_ablation(qat_model: ACDAE, score: Callable[[ACDAE], float],
      "quantizers": [{"name", "alone", "removed"}, ...] sorted by "alone", the costliest first}.
     progress(step) is called before each of the 2 x (number of quantizers) scorings.
     The model's quantizers are left as they were found."""
-    quantizers = [(n, q) for n, q in qat_model.named_modules() if isinstance(q, ActQuant) and q.enabled]
+    quantizers = activation_quantizers(qat_model)
     if not quantizers:
         raise ValueError("the model has no enabled activation quantizer: load its QAT form "
                          "(edgekit.quant.runners.load_torch(DIR, 'qat'))")
