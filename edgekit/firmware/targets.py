@@ -29,6 +29,8 @@ BOARDS_DIR = TARGETS_DIR / "boards"
 
 
 class UnknownTargetError(KeyError, ValueError):
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
+
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
 

@@ -22,7 +22,7 @@ _PASS_THROUGH = ("Flatten", "Reshape", "Squeeze")
 
 
 class UnsupportedModelError(Exception):
-    pass
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 def _fail(node, why: str):
