@@ -13,7 +13,7 @@ from ..quant.intgraph import IntGraph
 from . import emit, frontend, toolchain
 from .errors import ModelTooLargeError
 from .kernels import Kernel, build_kernels
-from .names import Namer
+from .names import Namer, display_name
 from .planner import MemoryPlan, plan_memory
 from .steps import Step, make_steps
 
@@ -86,6 +86,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | None = None, target
         for a in k.args:
             if a.source == "param":
                 weight_names[(k.op.name, a.key)] = namer(("w", k.op.name, a.key), f"{k.op.name}_{a.cname}")
+    namer.check()
     macs = [op.macs(g.tensors) for op in g.ops]
     weights_bytes = sum(int(arr.nbytes) for k in kernels for arr in k.consts.values())
     model_name = g.meta.get("edgekit_model_name") or g.name or "model"
@@ -202,7 +203,7 @@ def format_table(rep: dict) -> str:
         off = "-" if r["out_offset"] is None else str(r["out_offset"])
         if not r["out_stored"]:
             off = "fused"
-        rows.append(f"{r['index']:>3} {r['name']:<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
+        rows.append(f"{r['index']:>3} {display_name(r['name'], 40):<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
                     f"{_n(r['code_bytes']):>8}{_n(r['stack_bytes']):>8}{off:>7}")
     rows.append("")
     lb = rep["arena_lower_bound_bytes"]

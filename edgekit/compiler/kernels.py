@@ -50,6 +50,7 @@ import numpy as np
 from ..quant.intgraph import IntGraph, Op
 from .errors import CompilerError
 from .frontend import folded_bias
+from .names import c_comment, display_name
 from .steps import Step
 
 # The TVM headers target.build.c always includes; stand-ins are written next to kernels.c.
@@ -179,8 +180,9 @@ def describe(step: Step, graph: IntGraph) -> str:
     if step.post is not None:
         p = step.post
         a = p.attrs
-        text += (f"; fused: then {p.name}: add {step.inputs[-1]} -> {p.outputs[0]}, a_zp={a['a_zp']} "
-                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({step.main.outputs[0]} is never stored)")
+        dn = display_name
+        text += (f"; fused: then {dn(p.name)}: add {dn(step.inputs[-1])} -> {dn(p.outputs[0])}, a_zp={a['a_zp']} "
+                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({dn(step.main.outputs[0])} is never stored)")
     return text
 
 
@@ -206,7 +208,7 @@ def describe_op(op: Op, graph: IntGraph) -> str:
     if op.kind in ("conv1d", "conv_transpose1d", "dense"):
         extra += ", LeakyReLU" if is_leaky(op) else ", linear"
         extra += f", x_zp={a['x_zp']} y_zp={a['y_zp']}"
-    return f"{op.name}: {op.kind} {io}" + (f", {extra}" if extra else "")
+    return f"{display_name(op.name)}: {op.kind} {io}" + (f", {extra}" if extra else "")
 
 
 # ---------------------------------------------------------------------------------------
@@ -528,12 +530,9 @@ def _postprocess(src: str, kernels: list[Kernel]) -> str:
         for c in (a.cname for a in k.args if a.readonly):
             head = re.sub(rf"(?<!const )\b(int8_t|int32_t)\* {c}\b", rf"const \1* {c}", head)
         head = head.replace("TVM_DLL void", "void", 1)
-        summary = _c_comment(k.summary).replace("; fused: ", "\n * fused: ")
+        summary = c_comment(k.summary).replace("; fused: ", "\n * fused: ")
         if k.time_split:
             summary += f"\n * output times [0, {k.time_split[0]}) and [{k.time_split[1]}, end) touch the padding"
         parts.append(f"\n/* {summary} */\n{head}{{\n{rest}")
     return "".join(parts)
 
-
-def _c_comment(s: str) -> str:
-    return s.replace("*/", "* /").replace("\\", "/")
