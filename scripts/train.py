@@ -43,8 +43,8 @@ def main(argv=None):
     add_recipe_args(p)
     p.add_argument("--qat-high-snr", type=float, default=TrainConfig.qat_high_snr_fraction, metavar="FRACTION",
                    help="share of each QAT epoch's windows drawn from the top 40%% of --snr-range (12-24 dB by "
-                        "default): it keeps the int8 model near float on nearly clean windows (README, 'int8 vs "
-                        "float'); 0: QAT draws like the float phase")
+                        "default): it keeps the int8 model near float on nearly clean windows (docs/experiments.md, "
+                        "'Which windows QAT trains on'); 0: QAT draws like the float phase")
     p.add_argument("--learn-ranges", action=argparse.BooleanOptionalAction, default=TrainConfig.learn_ranges,
                    help="QAT learns the activation ranges by gradient (LSQ) after calibration; "
                         "--no-learn-ranges: it tracks each batch's min/max by EMA")

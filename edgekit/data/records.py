@@ -3,7 +3,7 @@
 FS = 360 Hz is the mitdb (and nstdb) sampling rate. WINDOW = 1024 samples = 2.84 s at 360 Hz,
 two to four beats. The denoising literature's default is 512 (1.42 s, one or two beats); with the
 same training steps 1024 raised the 0 dB mixed-noise score on the validation records from 7.77 to
-8.60 dB (README, Results): with several beats in view the model tells the repeating beat from the
+8.60 dB (docs/experiments.md, "Window length"): with several beats in view the model tells the repeating beat from the
 noise. It costs RAM (the arena doubles). Being a power of two, the device computes the per-window
 mean as a right shift instead of a division. SEGMENT = 4096 samples = 11.4 s (>= 10 s) is the
 AF scoring unit: WINDOWS_PER_SEGMENT = SEGMENT // WINDOW consecutive windows.
