@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .acdae import ACDAE, ACDAEConfig
+from .checkpoint import CheckpointError, load_checkpoint
 from .fakequant import freeze_ranges, learn_ranges, range_tensors, set_qat
 
 
@@ -95,6 +96,9 @@ def loss_fn(model, noisy, target, af, class_weight, af_weight):
     return log_mse + af_weight * ce, mse.detach(), ce.detach()
 
 
+_CHECKPOINT_KEYS = ("model", "opt", "epoch", "qat", "history_json", "plan_len", "torch_rng")
+
+
 def _epoch_plan(cfg: TrainConfig):
     plan = [("float", i) for i in range(cfg.float_epochs)] + [("qat", i) for i in range(cfg.qat_epochs)]
     return plan
@@ -121,16 +125,17 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
     start, history = 0, []
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = load_checkpoint(ckpt, _CHECKPOINT_KEYS)  # weights_only: a planted pickle is refused
         if state["plan_len"] != len(plan):
-            raise ValueError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
+            raise CheckpointError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
         if state["qat"]:
             set_qat(model, True)
             _learn_ranges(model, cfg)
         model.load_state_dict(state["model"])
         opt = _optimizer(model, cfg, cfg.lr)
         opt.load_state_dict(state["opt"])
-        start, history = state["epoch"] + 1, state["history"]
+        start, history = int(state["epoch"]) + 1, json.loads(state["history_json"])
+        torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {ckpt} after epoch {start}/{len(plan)}")
     for epoch in range(start, len(plan)):
         phase, i = plan[epoch]
@@ -155,8 +160,10 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
             row.update({f"val_{k}": v for k, v in _run_epoch(model, None, val_windows, cfg, "val", False).items()})
         history.append(row)
         log(json.dumps(row))
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": model.qat,
-                    "history": history, "plan_len": len(plan)}, ckpt)
+        # tensors, numbers and strings only, so that resuming needs no unpickling (load_checkpoint)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": bool(model.qat),
+                    "history_json": json.dumps(history), "plan_len": len(plan),
+                    "torch_rng": torch.get_rng_state()}, ckpt)
     if not model.qat:  # a float-only run still ends as a quantizable model
         if on_float_done is not None:
             on_float_done(model)
