@@ -10,7 +10,8 @@ layer used, and the ratio to the generic kernels for the same layers.
     python scripts/bench.py --target cortex-m55 --kernels generic        # generic only
 
 Windows: held-out ECG test windows (as run.py), or --random-windows. Writes OUT/bench.json
-(default build/bench/<target>) plus each build under OUT/<kernel set>/.
+and OUT/bench.md (the per-layer table as Markdown, for the README) (default OUT:
+build/bench/<target>), plus each build under OUT/<kernel set>/.
 
 Exit status: 0 every window bit-exact in both builds, 1 a mismatch, 2 the benchmark could not
 be set up (bad arguments, model or toolchain or QEMU missing).
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_bench(rep))
-    print(f"wrote {rep['path']}")
+    print(f"wrote {rep['path']} and bench.md")
     return 0 if rep["bit_exact"] else 1
 
 

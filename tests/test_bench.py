@@ -78,6 +78,8 @@ def test_bench_counts_add_up(tiny_model, tmp_path, capsys):
     assert same and all(r["count"] == r["generic_count"] for r in same)
     assert f"ratio {rep['ratio']:.3f}" in printed and "example/conv1d" in printed
     assert np.isfinite(rep["per_mac"])
+    md = (out / "bench.md").read_text()
+    assert f"**{rep['ratio']:.3f}**" in md and "| 0 | enc1 | conv1d |" in md
 
 
 def test_bench_unknown_kernel_set_is_one_line(tmp_path, capsys):

@@ -155,8 +155,37 @@ def bench(target: str, model=None, windows: int = 20, board: str | None = None, 
         "runs": {s: {k: v for k, v in r.items() if k != "compile"} for s, r in runs.items()},
     }
     (out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "bench.md").write_text(bench_markdown(report))
     report["path"] = str(out / "bench.json")
     return report
+
+
+def bench_markdown(rep: dict, command: str | None = None) -> str:
+    """The per-layer table for a README, from bench.json (scripts/bench.py --markdown FILE)."""
+    u = rep["unit"]
+    f = lambda v, nd=2: "-" if v is None else f"{v:,.{nd}f}"  # noqa: E731
+    cmd = command or f"python scripts/bench.py --target {rep['target']} --windows {rep['windows']}"
+    lines = [f"{rep['target']} ({rep['board']}, {u} counted exactly by QEMU -icount"
+             f"{'' if rep['exact_counts'] else ' -- NOT exact'}), {rep['window_source']}; "
+             f"every window bit-exact in both builds: {'yes' if rep['bit_exact'] else 'NO'}. `{cmd}`", "",
+             f"| # | layer | op | MACs | kernel | {u} | per MAC | generic | per MAC | ratio |",
+             "|---:|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rep["layers"]:
+        if r["fused_into"]:
+            continue
+        kernel = r["kernel"] + (f" (falls back: {r['kernel_fallback']})" if r["kernel_fallback"] else "")
+        lines.append(f"| {r['index']} | {r['name']} | {r['op']} | {r['macs']:,} | {kernel} | {r['count']:,.0f} | "
+                     f"{f(r['per_mac'])} | {r['generic_count']:,.0f} | {f(r['generic_per_mac'])} | {f(r['ratio'])} |")
+    lines.append(f"| | **window** | | {rep['macs']:,} | {rep['kernels']} | **{rep['per_window']:,.0f}** | "
+                 f"**{f(rep['per_mac'])}** | {rep['generic_per_window']:,.0f} | {f(rep['generic_per_mac'])} | "
+                 f"**{f(rep['ratio'], 3)}** |")
+    if rep["overlay_layers"]:
+        lines.append(f"| | overlay layers ({len(rep['overlay_layers'])}) | | {rep['overlay_macs']:,} | | "
+                     f"{rep['overlay_count']:,.0f} | {f(rep['overlay_per_mac'])} | {rep['overlay_generic_count']:,.0f} | "
+                     f"{f(rep['overlay_generic_per_mac'])} | {f(rep['overlay_ratio'], 3)} |")
+    lines.append("")
+    lines.append("A fused skip add is counted in its conv's row.")
+    return "\n".join(lines) + "\n"
 
 
 def format_bench(rep: dict) -> str:

@@ -47,6 +47,7 @@ class Kernel:
     name: str = "generic"           # "generic" or "<kernel set>/<op>", e.g. "cortex_m_dsp/conv1d"
     fallback: str | None = None     # why the target's overlay did not take this step
     c_headers: tuple[Path, ...] = ()   # overlay C files #included at the top of kernels.c
+    module: Any = field(default=None, repr=False)   # the op or overlay module that builds it
 
     @property
     def op(self) -> Op:
