@@ -9,6 +9,7 @@ from pathlib import Path
 
 import onnx
 
+from ..firmware.protocol_limits import frame_check
 from ..quant.intgraph import IntGraph
 from . import emit, frontend, toolchain
 from .errors import CompilerError, ModelTooLargeError
@@ -125,6 +126,9 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
 
     report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj)
     report["kernels"] = kernel_set
+    # can the device protocol carry this model's input and outputs? (a warning: the C is fine)
+    report["stream"] = frame_check(*(g.tensors[t].nbytes for t in (g.inputs[0], *g.outputs[:2])), model_name,
+                                   [op.name for op in g.ops])
     report["seconds"] = round(t_built - t0, 3)
     report["seconds_tvm_kernels"] = round(t_tvm, 3)
     report["seconds_generate"] = round(t_generated - t0, 3)
@@ -245,6 +249,11 @@ def format_table(rep: dict) -> str:
             f"flash / RAM needed  {rep['flash_needed_bytes']:,} / {rep['ram_needed_bytes']:,} B  (target "
             f"{_lim(rep['target_flash_bytes'])} / {_lim(rep['target_ram_bytes'])})",
         ]
+    st = rep.get("stream")
+    if st:
+        verdict = "ok" if st["streamable"] else "WARNING, cannot be streamed: " + "; ".join(st["problems"])
+        rows.append(f"stream frames       request {st['request_bytes']:,} B, reply {st['reply_bytes']:,} B "
+                    f"(protocol v{st['protocol_version']} limit {st['max_payload']:,} B): {verdict}")
     rows.append(f"seconds             {rep['seconds']:.2f}  (TVM kernels {rep['seconds_tvm_kernels']:.2f}, "
                 f"cross-compile {rep['seconds_cross_compile']:.2f})")
     return "\n".join(rows)
