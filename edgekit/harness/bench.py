@@ -161,7 +161,7 @@ def bench(target: str, model=None, windows: int = 20, board: str | None = None, 
 
 
 def bench_markdown(rep: dict, command: str | None = None) -> str:
-    """The per-layer table for a README, from bench.json (scripts/bench.py --markdown FILE)."""
+    """The per-layer table for the front page, from bench.json (scripts/bench.py --markdown FILE)."""
     u = rep["unit"]
     f = lambda v, nd=2: "-" if v is None else f"{v:,.{nd}f}"  # noqa: E731
     cmd = command or f"python scripts/bench.py --target {rep['target']} --windows {rep['windows']}"
