@@ -266,3 +266,12 @@ def test_overlay_header_cross_compiles_clean_for_cortex_m7(tmp_path):
     res = compile_model(g, "cortex-m7", tmp_path, kernels="example", check_fit=False)
     assert _layer(res.report, "op")["kernel"] == "example/conv1d"
     assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"]
+
+
+def test_ops_reference_compiler_and_bench_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, edgekit.ops, edgekit.quant.reference, edgekit.compiler, edgekit.harness.bench; "
+            "edgekit.ops.all_overlays(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -113,9 +113,13 @@ def bench(target: str, model=None, windows: int = 20, board: str | None = None, 
     expected = list(zip(ref[graph.outputs[0]], ref[graph.outputs[1]]))
     log(f"bench {target} on {b.name}: {described}; kernels {kset} vs generic")
 
-    runs = {}
-    for s in dict.fromkeys([kset, ops.GENERIC]):
-        runs[s] = _run_one(model, target, b, s, out / s, x, expected, log, progress)
+    runs = {kset: _run_one(model, target, b, kset, out / kset, x, expected, log, progress)}
+    if kset != ops.GENERIC:
+        if any(r.get("kernel", ops.GENERIC) != ops.GENERIC for r in runs[kset]["compile"]["layers"]):
+            runs[ops.GENERIC] = _run_one(model, target, b, ops.GENERIC, out / ops.GENERIC, x, expected, log, progress)
+        else:  # no layer took an overlay: the generic build is the same C
+            log(f"no layer took a {kset} overlay: the generic build would be the same code; not run again")
+            runs[ops.GENERIC] = {**runs[kset], "kernels": ops.GENERIC, "same_code_as": kset}
     main, gen = runs[kset], runs[ops.GENERIC]
     rows = main["compile"]["layers"]
     layers, claimed = [], []
