@@ -192,6 +192,10 @@ def bench_markdown(rep: dict, command: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _b(v) -> str:
+    return "-" if v is None else f"{v:,} B"
+
+
 def format_bench(rep: dict) -> str:
     u = "instr" if rep["unit"] == "instructions" else rep["unit"]
     f = lambda v, nd=2: "-" if v is None else f"{v:,.{nd}f}"  # noqa: E731
@@ -211,6 +215,12 @@ def format_bench(rep: dict) -> str:
              f"bit-exact: {'all windows, both builds' if rep['bit_exact'] else 'NO'}",
              f"per window   {rep['per_window']:>14,.0f} {u}  {f(rep['per_mac'])}/MAC   generic "
              f"{rep['generic_per_window']:,.0f} ({f(rep['generic_per_mac'])}/MAC)   ratio {f(rep['ratio'], 3)}"]
+    m, g = rep["runs"][rep["kernels"]], rep["runs"]["generic"]
+    grow = lambda a, b: "" if not b or a is None else f" ({100 * (a - b) / b:+.1f} %)"  # noqa: E731
+    rows.append(f"memory       weights {m['weights_bytes']:,} B{grow(m['weights_bytes'], g['weights_bytes'])}, "
+                f"code {_b(m['code_bytes'])}{grow(m['code_bytes'], g['code_bytes'])}, arena {m['arena_bytes']:,} B "
+                f"(lower bound {m['arena_lower_bound_bytes']:,} B, scratch {m['arena_scratch_bytes']:,} B); "
+                f"generic: weights {g['weights_bytes']:,} B, code {_b(g['code_bytes'])}, arena {g['arena_bytes']:,} B")
     if rep["overlay_layers"]:
         rows.append(f"overlay layers ({len(rep['overlay_layers'])}, {rep['overlay_macs']:,} MACs): "
                     f"{rep['overlay_count']:,.0f} {u} {f(rep['overlay_per_mac'])}/MAC   generic "
