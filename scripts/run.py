@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgekit.cli import exit_code_of, one_line  # noqa: E402
-from edgekit.firmware.targets import known_boards, known_targets  # noqa: E402
+from edgekit.firmware.targets import known_boards, known_targets, load_board  # noqa: E402
 from edgekit.harness.pipeline import DEFAULT_MODEL, REPO, Interrupted, RunConfig, run  # noqa: E402
 
 
@@ -117,8 +117,8 @@ def _main(argv=None) -> int:
         return _report(run(RunConfig(report_dir=a.resume, port=a.port, serial=a.serial, timeout=a.timeout,
                                      flash=not a.no_flash, progress=not a.no_progress, resume=True),
                            log=lambda m: print(m, flush=True)))
-    if a.board and a.qemu:
-        ap.error("--qemu picks the target's QEMU board; give either --qemu or --board")
+    if a.board and a.qemu and a.board in known_boards() and load_board(a.board).kind != "qemu":
+        ap.error(f"--qemu runs a QEMU board, and {a.board} is a real board: give --port instead")
     if a.windows < 1:
         ap.error("--windows must be at least 1")
     model = a.model

@@ -22,7 +22,7 @@ from edgekit.harness.proc import is_alive
 
 pytestmark = pytest.mark.qemu
 REPO = Path(__file__).resolve().parents[1]
-BOARDS = ["mps2-an500", "mps2-an386", "mps3-an547", "virt"]
+BOARDS = ["mps2-an500", "mps2-an386", "mps3-an547", "virt", "netduinoplus2"]
 N_WINDOWS = 24
 
 
@@ -59,7 +59,9 @@ def test_counts_are_exact_instructions(build_fw, board):
     layers differ by exactly 2000 instructions. On ARM the same must hold with a tiny SysTick
     reload (a wrap every ~1000 instructions): the wrap accounting is exact."""
     builds = [build_fw(board, CALIB_MODEL_DIR)]
-    if board != "virt":
+    # netduinoplus2's SysTick runs at 168 MHz, 21.504 ticks per instruction: with a wrap every
+    # ~190 instructions, readings next to a wrap come out +-1 (totals over many wraps hold)
+    if board not in ("virt", "netduinoplus2"):
         builds.append(build_fw(board, CALIB_MODEL_DIR, ("-DEDGEKIT_SYSTICK_RELOAD=0xFFFu",)))
     results = []
     for info in builds:
