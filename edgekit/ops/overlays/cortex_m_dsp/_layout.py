@@ -88,17 +88,31 @@ def pack_words(taps: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g).view("<u4").reshape(t.shape[:-1] + (t.shape[-1] // 4,)).astype(np.uint32)
 
 
+def pair_channels(words: np.ndarray) -> np.ndarray:
+    """(..., Co, Ci, G) words -> the same words with each channel pair's side by side:
+    [pair][Ci][G][2], an odd last channel as [Ci][G]; channel o's block starts at o*Ci*G."""
+    co = words.shape[-3]
+    out = np.empty_like(words)
+    even = co - co % 2
+    lead = words.shape[:-3]
+    pairs = words[..., :even, :, :].reshape(lead + (even // 2, 2) + words.shape[-2:])
+    out[..., :even, :, :] = np.moveaxis(pairs, -3, -1).reshape(lead + (even,) + words.shape[-2:])
+    out[..., even:, :, :] = words[..., even:, :, :]
+    return out
+
+
 def conv1d_weights(w: np.ndarray, geo: Geometry) -> np.ndarray:
-    """(Co, Ci, K) int8 -> (Co, Ci, G) uint32 words, taps zero-padded to geo.taps."""
+    """(Co, Ci, K) int8 -> (Co, Ci, G) uint32 words (channel pairs side by side), taps zero-padded
+    to geo.taps."""
     co, ci, k = w.shape
     padded = np.zeros((co, ci, geo.taps), np.int8)
     padded[:, :, :k] = w
-    return pack_words(padded)
+    return pair_channels(pack_words(padded))
 
 
 def conv_transpose1d_weights(w: np.ndarray, geo: Geometry, stride: int, pad_begin: int) -> np.ndarray:
-    """(Ci, Co, K) int8 (ONNX layout) -> (phases, Co, Ci, G) uint32: per phase r the taps
-    g_r[j] = w[c, o, r + s*(P-1-j)], zero where r + s*(P-1-j) >= K."""
+    """(Ci, Co, K) int8 (ONNX layout) -> (phases, Co, Ci, G) uint32 (channel pairs side by side):
+    per phase r the taps g_r[j] = w[c, o, r + s*(P-1-j)], zero where r + s*(P-1-j) >= K."""
     ci, co, k = w.shape
     s, p = int(stride), geo.taps
     out = np.zeros((len(geo.phases), co, ci, p), np.int8)
@@ -108,7 +122,7 @@ def conv_transpose1d_weights(w: np.ndarray, geo: Geometry, stride: int, pad_begi
             idx = r + s * (p - 1 - j)
             if idx < k:
                 out[i, :, :, j] = w[:, :, idx].T
-    return pack_words(out)
+    return pair_channels(pack_words(out))
 
 
 def requant_records(bias, m_pos, n_pos, m_neg, n_neg) -> np.ndarray:

@@ -5,15 +5,17 @@
  * instruction) and SXTB16 (two int8 -> int16 sign extensions in one instruction) through
  * GCC's arm_acle.h. Without it the same functions are built from plain C macros that compute
  * exactly the same integers, so host builds and other targets share the code and the tests
- * compare the two. All functions are `static`: this file is #included once into kernels.c.
+ * compare the two (-DEDK_PORTABLE builds the twin on a DSP core too). All functions are
+ * `static`: this file is #included once into kernels.c.
  *
  * Data layouts (prepared by edgekit/ops/overlays/cortex_m_dsp/_layout.py at compile time):
  *
  *   widened input xs   int16 rows of `row` elements (row even, so every row starts on a word):
  *                      xs[c][j] = x[c][j - lpad] - x_zp inside the input, 0 in the padding.
- *   weights w          uint32 words, [channel][input channel][group]: group g holds taps
- *                      4g..4g+3 (taps past the kernel are 0) as the bytes {w0, w2, w1, w3},
- *                      so SXTB16(word) = (w0, w1) and SXTB16(word ROR 8) = (w2, w3) as int16
+ *   weights w          uint32 words, per channel pair [input channel][group][2] (the two
+ *                      channels side by side; an odd last channel alone, [input channel][group]);
+ *                      output channel o's block starts at word o*ci*G. Group g holds taps
+ *                      4g..4g+3 (taps past the kernel are 0) as the bytes {w0, w2, w1, w3}, so SXTB16(word) = (w0, w1) and SXTB16(word ROR 8) = (w2, w3) as int16
  *                      pairs, matching the input word (x[j], x[j+1]) for SMLAD.
  *   requantize rq      int32 records of EDK_RQ_WORDS per output channel:
  *                      {bias, m_pos, n_pos, m_neg, n_neg} (m_neg/n_neg = m_pos/n_pos when
@@ -30,7 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP)
+#if defined(__ARM_FEATURE_DSP) && !defined(EDK_PORTABLE)  /* EDK_PORTABLE forces the twin */
 #include <arm_acle.h>
 #define EDK_DSP 1
 #else
@@ -87,31 +89,36 @@ EDK_INLINE int32_t edk_sxtb16_ror8(uint32_t w) {
 
 /* ---- requantize and epilogue (exact: one rounding, as edgekit/quant/arithmetic.py) ---- */
 EDK_INLINE int32_t edk_sat8(int32_t v) {
-#if defined(__ARM_FEATURE_SAT)
+#if EDK_DSP
     return __ssat(v, 8);
 #else
     return v < -128 ? -128 : (v > 127 ? 127 : v);
 #endif
 }
 
-/* clamp(zp + ((v * m + 2^(n-1)) >> n)), 1 <= n <= 62 */
-EDK_INLINE int32_t edk_requant(int32_t v, int32_t m, int32_t n, int32_t zp) {
-    int64_t p = (int64_t)v * m + ((int64_t)1 << (n - 1));
-    if (n >= 32) {  /* the usual case: the high word of the product, one more shift */
-        return edk_sat8((int32_t)(p >> 32 >> (n - 32)) + zp);
-    }
-    p >>= n;
+/* clamp(zp + ((v * m + 2^(n-1)) >> n)) for any 1 <= n <= 62, the general (slow) path */
+static int32_t edk_requant_any(int32_t v, int32_t m, int32_t n, int32_t zp) {
+    int64_t p = ((int64_t)v * m + ((int64_t)1 << (n - 1))) >> n;
     if (p < -256) p = -256;
     if (p > 256) p = 256;
     return edk_sat8((int32_t)p + zp);
 }
 
-EDK_INLINE int32_t edk_requant_rq(int32_t acc, const int32_t *rq, int32_t zp) {
-    int32_t v = acc + rq[0];
-    return v < 0 ? edk_requant(v, rq[3], rq[4], zp) : edk_requant(v, rq[1], rq[2], zp);
+/* The same for n >= 33 with one 32x32->64 multiply (SMULL) and shifts of its high word:
+ * (p + 2^(n-1)) >> n = ((p >> (n-1)) + 1) >> 1 (floors), and p >> (n-1) = hi(p) >> (n-33). */
+EDK_INLINE int32_t edk_requant(int32_t v, int32_t m, int32_t n, int32_t zp) {
+    if (n < 33) return edk_requant_any(v, m, n, zp);
+    int32_t hi = (int32_t)(((int64_t)v * m) >> 32);
+    return edk_sat8((((hi >> (n - 33)) + 1) >> 1) + zp);
 }
 
-EDK_INLINE int8_t edk_post(int32_t q, int8_t skip, const int32_t *post) {
+EDK_INLINE int32_t edk_requant_rq(int32_t acc, const int32_t *rq, int32_t zp) {
+    int32_t v = acc + rq[0];
+    int neg = v < 0;
+    return edk_requant(v, rq[neg ? 3 : 1], rq[neg ? 4 : 2], zp);
+}
+
+static int8_t edk_post(int32_t q, int8_t skip, const int32_t *post) {
     int64_t acc = (int64_t)(q - post[0]) * post[1] + (int64_t)((int32_t)skip - post[2]) * post[3];
     int32_t n = post[4];
     acc = (acc + ((int64_t)1 << (n - 1))) >> n;
@@ -146,43 +153,43 @@ static void edk_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, in
 }
 
 /* ---- the inner product: NCH output channels x NT output times ------------------------ *
- * x: input channel 0 at output time t; the second time reads 2*DW elements further (DW words);
- * w: channel a's words, channel b's at w + wch; G word groups per input channel. */
-#define EDK_ACC_DECL int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0
-
-EDK_INLINE void edk_block(const int16_t *x, int32_t row, int32_t ci, int32_t dw,
-                          const uint32_t *w, int32_t wch, int32_t G, int nch, int nt,
-                          int32_t acc[4]) {
-    EDK_ACC_DECL;
-    for (int32_t c = 0; c < ci; c++, x += row, w += G) {
+ * x: input channel 0 at output time t; the second time reads DW words further. w: the words of
+ * the channel (NCH 1: [c][g]) or channel pair (NCH 2: [c][g][2], the two channels' words side
+ * by side, one LDRD), G groups of 4 taps per input channel. */
+EDK_INLINE void edk_block(const int16_t *x, int32_t row, int32_t ci, int32_t dw, const uint32_t *w,
+                          int32_t G, int nch, int nt, int32_t acc[4]) {
+    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+    int32_t c = ci;
+    do {
         const int16_t *xp = x;
-        const uint32_t *wp = w;
 #pragma GCC unroll 4
-        for (int32_t g = 0; g < G; g++, xp += 4, wp++) {
+        for (int32_t g = 0; g < G; g++, xp += 4) {
             uint32_t x0 = edk_ld32(xp), x1 = edk_ld32(xp + 2);
-            uint32_t wa = wp[0];
+            uint32_t wa = w[0];
             int32_t wa01 = edk_sxtb16(wa), wa23 = edk_sxtb16_ror8(wa);
             a0 = edk_smlad(x0, wa01, a0);
             a0 = edk_smlad(x1, wa23, a0);
+            uint32_t y0 = 0, y1 = 0;
             if (nt == 2) {
-                uint32_t y0 = edk_ld32(xp + 2 * dw), y1 = edk_ld32(xp + 2 * dw + 2);
+                y0 = edk_ld32(xp + 2 * dw);
+                y1 = edk_ld32(xp + 2 * dw + 2);
                 a1 = edk_smlad(y0, wa01, a1);
                 a1 = edk_smlad(y1, wa23, a1);
-                if (nch == 2) {
-                    uint32_t wb = wp[wch];
-                    int32_t wb01 = edk_sxtb16(wb), wb23 = edk_sxtb16_ror8(wb);
-                    b0 = edk_smlad(x0, wb01, b0);
-                    b0 = edk_smlad(x1, wb23, b0);
+            }
+            if (nch == 2) {
+                uint32_t wb = w[1];
+                int32_t wb01 = edk_sxtb16(wb), wb23 = edk_sxtb16_ror8(wb);
+                b0 = edk_smlad(x0, wb01, b0);
+                b0 = edk_smlad(x1, wb23, b0);
+                if (nt == 2) {
                     b1 = edk_smlad(y0, wb01, b1);
                     b1 = edk_smlad(y1, wb23, b1);
                 }
-            } else if (nch == 2) {
-                uint32_t wb = wp[wch];
-                b0 = edk_smlad(x0, edk_sxtb16(wb), b0);
-                b0 = edk_smlad(x1, edk_sxtb16_ror8(wb), b0);
             }
+            w += nch;
         }
-    }
+        x += row;
+    } while (--c > 0);
     acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
 }
 
@@ -200,26 +207,27 @@ EDK_INLINE void edk_rows_impl(const int16_t *xs, int32_t row, int32_t ci, int32_
                               int32_t nt, int8_t *y, int32_t y_row, int32_t out_step,
                               const int8_t *skip, const int32_t *post, int32_t dw, int32_t u) {
     int32_t acc[4];
-    const int32_t wch = ci * G;
+    int8_t *y1 = y + y_row;
+    const int8_t *s1 = skip ? skip + y_row : 0;
+    const int32_t *rq1 = rq + EDK_RQ_WORDS;
     int32_t tb = 0;
     for (; tb + 2 * u <= nt; tb += 2 * u) {
         for (int32_t i = 0; i < u; i++) {
             int32_t t = tb + i;
-            edk_block(xs + t * in_step, row, ci, dw, w, wch, G, nch, 2, acc);
-            edk_store(y, skip, t * out_step, acc[0], rq, y_zp, post);
-            edk_store(y, skip, (t + u) * out_step, acc[1], rq, y_zp, post);
+            int32_t o0 = t * out_step, o1 = (t + u) * out_step;
+            edk_block(xs + t * in_step, row, ci, dw, w, G, nch, 2, acc);
+            edk_store(y, skip, o0, acc[0], rq, y_zp, post);
+            edk_store(y, skip, o1, acc[1], rq, y_zp, post);
             if (nch == 2) {
-                edk_store(y + y_row, skip ? skip + y_row : 0, t * out_step, acc[2], rq + EDK_RQ_WORDS, y_zp, post);
-                edk_store(y + y_row, skip ? skip + y_row : 0, (t + u) * out_step, acc[3], rq + EDK_RQ_WORDS,
-                          y_zp, post);
+                edk_store(y1, s1, o0, acc[2], rq1, y_zp, post);
+                edk_store(y1, s1, o1, acc[3], rq1, y_zp, post);
             }
         }
     }
     for (int32_t t = tb; t < nt; t++) {
-        edk_block(xs + t * in_step, row, ci, dw, w, wch, G, nch, 1, acc);
+        edk_block(xs + t * in_step, row, ci, dw, w, G, nch, 1, acc);
         edk_store(y, skip, t * out_step, acc[0], rq, y_zp, post);
-        if (nch == 2)
-            edk_store(y + y_row, skip ? skip + y_row : 0, t * out_step, acc[2], rq + EDK_RQ_WORDS, y_zp, post);
+        if (nch == 2) edk_store(y1, s1, t * out_step, acc[2], rq1, y_zp, post);
     }
 }
 
@@ -227,8 +235,8 @@ EDK_INLINE void edk_rows_impl(const int16_t *xs, int32_t row, int32_t ci, int32_
  * phase of a conv_transpose1d, requantized (LeakyReLU by the sign), with the fused add if
  * post != 0.
  *   xs       widened input (see above) at the first input element output 0 reads;
- *            input channel c at xs + c*row; output i reads xs[c][i*in_step + 4g..]
- *   w        first output channel's weight words, ci*G per channel, the next channel follows
+ *            input channel c at xs + c*row; output i reads xs[c][i*in_step + 4g..]; ci >= 1
+ *   w        the channel's (nch 1) or channel pair's (nch 2) weight words, ci*G*nch of them
  *   rq       first output channel's requantize record, the next channel's follows
  *   y, skip  first output channel's first output; output i at [i*out_step], the next
  *            channel at y + y_row (skip the same layout as y, or 0 with post == 0)
@@ -244,10 +252,6 @@ static void edk_conv_rows(const int16_t *xs, int32_t row, int32_t ci, int32_t in
         edk_rows_impl(xs, row, ci, in_step, w, 4, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
     else if (dw == 1 && nch == 2 && G == 2)
         edk_rows_impl(xs, row, ci, in_step, w, 2, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
-    else if (dw == 1 && nch == 1 && G == 4)
-        edk_rows_impl(xs, row, ci, in_step, w, 4, 1, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
-    else if (dw == 1 && nch == 1 && G == 2)
-        edk_rows_impl(xs, row, ci, in_step, w, 2, 1, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
     else if (nch == 2)
         edk_rows_impl(xs, row, ci, in_step, w, G, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, dw, u);
     else
