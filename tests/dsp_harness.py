@@ -1,4 +1,4 @@
-"""Host harness for the cortex_m_dsp micro-kernels (edk_dsp.h): builds tests/c/edk_dsp_layers.c
+"""Host harness for the cortex_m_dsp micro-kernels (ek_cortex_m_dsp.h): builds tests/c/edk_dsp_layers.c
 with the host gcc (so the portable twin runs) and runs whole conv layers through it with the
 layouts of edgekit/ops/overlays/cortex_m_dsp/_layout.py; random layers for the tests and the
 QEMU firmware."""

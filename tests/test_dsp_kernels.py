@@ -1,4 +1,4 @@
-"""The Cortex-M DSP micro-kernels (edgekit/ops/overlays/cortex_m_dsp/edk_dsp.h), portable twin
+"""The Cortex-M DSP micro-kernels (edgekit/ops/overlays/cortex_m_dsp/ek_cortex_m_dsp.h), portable twin
 built with the host gcc, against the integer reference on random layers: odd channel counts,
 odd lengths, strides 1-4, any padding and output padding, kernel sizes 1-16, LeakyReLU or
 not, with and without the fused skip add. The DSP (SMLAD/SXTB16) build is compared with

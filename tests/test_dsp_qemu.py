@@ -82,7 +82,7 @@ def build(target: str, out: Path, items) -> Path:
     flags = [mcpu, "-mthumb", fpu, "-mfloat-abi=hard", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{OVERLAY_DIR}",
              f"-I{out}", "-ffunction-sections", "-fdata-sections"]
     objs = []
-    for name, extra in (("dsp", []), ("twin", ["-DEDK_PORTABLE", "-DEDK_LAYER_PREFIX=edk_twin_"])):
+    for name, extra in (("dsp", []), ("twin", ["-DEDGEKIT_PORTABLE_KERNELS", "-DEDK_LAYER_PREFIX=edk_twin_"])):
         o = out / f"layers_{name}.o"
         subprocess.run([cc, *flags, *extra, "-c", str(C_DIR / "edk_dsp_layers.c"), "-o", str(o)], check=True)
         objs.append(str(o))

@@ -1,7 +1,7 @@
 /* Bare-metal test firmware for QEMU's mps2-an500 (Cortex-M7) / mps2-an386 (Cortex-M4): runs the
  * layers of edk_dsp_cases.h (written by tests/test_dsp_qemu.py) through the DSP build of the
  * micro-kernels (edk_layer_run) and the portable twin (edk_twin_run, the same source built with
- * -DEDK_PORTABLE), compares both with the integer reference's outputs, and prints per layer
+ * -DEDGEKIT_PORTABLE_KERNELS), compares both with the integer reference's outputs, and prints per layer
  * "case I mismatches_dsp mismatches_twin instructions_dsp" through semihosting. Instructions are
  * SysTick ticks under -icount shift=7 (3.2 ticks per instruction at 25 MHz). */
 #include <stdint.h>

@@ -1,4 +1,4 @@
-"""Compile-time layouts of the Cortex-M DSP micro-kernels (edk_dsp.h): where each layer's
+"""Compile-time layouts of the Cortex-M DSP micro-kernels (ek_cortex_m_dsp.h): where each layer's
 widened input rows start, how its weights are reordered into words, and the calls one layer
 makes. Pure numpy: the TIR builders and the host tests both take their numbers from here.
 
