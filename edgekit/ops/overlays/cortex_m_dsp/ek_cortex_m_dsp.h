@@ -205,19 +205,17 @@ EK_DSP_INLINE void ek_cortex_m_dsp_taps(const int16_t *xp, int32_t dw, const uin
     }
 }
 
-/* the input channels two at a time (half the loop overhead), then an odd last one */
+/* over the input channels (unrolling this loop by two made GCC reload weights on Cortex-M4) */
 EK_DSP_INLINE void ek_cortex_m_dsp_block(const int16_t *x, int32_t row, int32_t ci, int32_t dw, const uint32_t *w,
                           int32_t G, int nch, int nt, int32_t acc[4]) {
     int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
     const int32_t wstep = G * nch;
-    const int16_t *xend = x + (ci & ~1) * row;
-    while (x != xend) {
+    const int16_t *xend = x + ci * row;
+    do {
         ek_cortex_m_dsp_taps(x, dw, w, G, nch, nt, &a0, &a1, &b0, &b1);
-        ek_cortex_m_dsp_taps(x + row, dw, w + wstep, G, nch, nt, &a0, &a1, &b0, &b1);
-        x += 2 * row;
-        w += 2 * wstep;
-    }
-    if (ci & 1) ek_cortex_m_dsp_taps(x, dw, w, G, nch, nt, &a0, &a1, &b0, &b1);
+        x += row;
+        w += wstep;
+    } while (x != xend);
     acc[0] = a0; acc[1] = a1; acc[2] = b0; acc[3] = b1;
 }
 
