@@ -41,10 +41,14 @@
 
 #define EK_CORTEX_M_DSP_RQ_WORDS 5
 
+/* EK_DSP_INLINE: inlined into its caller; EK_DSP_CALLED: one out-of-line copy (the row loop,
+ * called from every layer's kernel, and the rare slow paths) */
 #if defined(__GNUC__)
 #define EK_DSP_INLINE static inline __attribute__((always_inline))
+#define EK_DSP_CALLED static __attribute__((noinline, unused))
 #else
 #define EK_DSP_INLINE static inline
+#define EK_DSP_CALLED static
 #endif
 
 /* one 32-bit word from any address (an unaligned LDR on v7E-M / v8-M) */
@@ -97,7 +101,7 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_sat8(int32_t v) {
 }
 
 /* clamp(zp + ((v * m + 2^(n-1)) >> n)) for any 1 <= n <= 62, the general (slow) path */
-static int32_t ek_cortex_m_dsp_requant_any(int32_t v, int32_t m, int32_t n, int32_t zp) {
+EK_DSP_CALLED int32_t ek_cortex_m_dsp_requant_any(int32_t v, int32_t m, int32_t n, int32_t zp) {
     int64_t p = ((int64_t)v * m + ((int64_t)1 << (n - 1))) >> n;
     if (p < -256) p = -256;
     if (p > 256) p = 256;
@@ -106,7 +110,7 @@ static int32_t ek_cortex_m_dsp_requant_any(int32_t v, int32_t m, int32_t n, int3
 
 /* the fused add: clamp(y_zp + (((q - q_zp)*q_m + (skip - s_zp)*s_m + 2^(n-1)) >> n)), the
  * general path */
-static int32_t ek_cortex_m_dsp_add_any(int32_t q, int32_t skip, const int32_t *post) {
+EK_DSP_CALLED int32_t ek_cortex_m_dsp_add_any(int32_t q, int32_t skip, const int32_t *post) {
     int64_t acc = (int64_t)(q - post[0]) * post[1] + (int64_t)(skip - post[2]) * post[3];
     acc = (acc + ((int64_t)1 << (post[4] - 1))) >> post[4];
     if (acc < -256) acc = -256;
@@ -154,7 +158,7 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_add_out(int32_t q, int32_t skip, ek_cortex
 }
 
 /* ---- widen: one layer's input to int16 with the zero point taken off and zero padding -- */
-static void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, int32_t lpad,
+EK_DSP_CALLED void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, int32_t lpad,
                       int32_t row, int16_t *xs) {
     for (int32_t c = 0; c < ci; c++, x += len, xs += row) {
         int32_t j = 0;
@@ -276,7 +280,7 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
  *   y, skip  first output channel's first output; output i at [i*out_step], the next
  *            channel at y + y_row (skip the same layout as y, or 0 with post == 0)
  */
-static void ek_cortex_m_dsp_conv_rows(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
+EK_DSP_CALLED void ek_cortex_m_dsp_conv_rows(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
                           const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq, int32_t y_zp,
                           int32_t nt, int8_t *y, int32_t y_row, int32_t out_step,
                           const int8_t *skip, const int32_t *post) {
@@ -291,6 +295,20 @@ static void ek_cortex_m_dsp_conv_rows(const int16_t *xs, int32_t row, int32_t ci
         ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, G, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, dw, u);
     else
         ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, G, 1, rq, y_zp, nt, y, y_row, out_step, skip, post, dw, u);
+}
+
+/* the entry points the overlays' TIR calls: without and with the fused skip add */
+static inline void ek_cortex_m_dsp_conv(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
+                                        const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq,
+                                        int32_t y_zp, int32_t nt, int8_t *y, int32_t y_row, int32_t out_step) {
+    ek_cortex_m_dsp_conv_rows(xs, row, ci, in_step, w, G, nch, rq, y_zp, nt, y, y_row, out_step, 0, 0);
+}
+
+static inline void ek_cortex_m_dsp_conv_add(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
+                                            const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq,
+                                            int32_t y_zp, int32_t nt, int8_t *y, int32_t y_row,
+                                            int32_t out_step, const int8_t *skip, const int32_t *post) {
+    ek_cortex_m_dsp_conv_rows(xs, row, ci, in_step, w, G, nch, rq, y_zp, nt, y, y_row, out_step, skip, post);
 }
 
 #endif /* EK_CORTEX_M_DSP_H */
