@@ -43,12 +43,19 @@
 
 /* EK_DSP_INLINE: inlined into its caller; EK_DSP_CALLED: one out-of-line copy (the row loop,
  * called from every layer's kernel, and the rare slow paths) */
+/* EK_DSP_NO_LIBC: GCC would turn the zero-padding loops into memset calls; the generated C
+ * needs no C library */
 #if defined(__GNUC__)
 #define EK_DSP_INLINE static inline __attribute__((always_inline))
 #define EK_DSP_CALLED static __attribute__((noinline, unused))
 #else
 #define EK_DSP_INLINE static inline
 #define EK_DSP_CALLED static
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define EK_DSP_NO_LIBC __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define EK_DSP_NO_LIBC
 #endif
 
 /* one 32-bit word from any address (an unaligned LDR on v7E-M / v8-M) */
@@ -158,7 +165,7 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_add_out(int32_t q, int32_t skip, ek_cortex
 }
 
 /* ---- widen: one layer's input to int16 with the zero point taken off and zero padding -- */
-EK_DSP_CALLED void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, int32_t lpad,
+EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, int32_t lpad,
                       int32_t row, int16_t *xs) {
     for (int32_t c = 0; c < ci; c++, x += len, xs += row) {
         int32_t j = 0;
