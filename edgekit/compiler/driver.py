@@ -9,12 +9,13 @@ from pathlib import Path
 
 import onnx
 
+from ..firmware.protocol_limits import frame_check
 from ..quant.intgraph import IntGraph
 from . import emit, frontend, toolchain
 from .errors import CompilerError, ModelTooLargeError
 from .. import ops
 from .kernels import Kernel, build_kernels, select_kernels
-from .names import Namer
+from .names import Namer, display_name
 from .planner import MemoryPlan, plan_memory, scratch_name
 from .steps import Step, make_steps
 
@@ -102,6 +103,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
         for a in k.args:
             if a.source == "param":
                 weight_names[(k.op.name, a.key)] = namer(("w", k.op.name, a.key), f"{k.op.name}_{a.cname}")
+    namer.check()
     macs = [op.macs(g.tensors) for op in g.ops]
     weights_bytes = sum(int(arr.nbytes) for k in kernels for arr in k.consts.values())
     model_name = g.meta.get("edgekit_model_name") or g.name or "model"
@@ -124,6 +126,9 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
 
     report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj)
     report["kernels"] = kernel_set
+    # can the device protocol carry this model's input and outputs? (a warning: the C is fine)
+    report["stream"] = frame_check(*(g.tensors[t].nbytes for t in (g.inputs[0], *g.outputs[:2])), model_name,
+                                   [op.name for op in g.ops])
     report["seconds"] = round(t_built - t0, 3)
     report["seconds_tvm_kernels"] = round(t_tvm, 3)
     report["seconds_generate"] = round(t_generated - t0, 3)
@@ -221,7 +226,7 @@ def format_table(rep: dict) -> str:
         off = "-" if r["out_offset"] is None else str(r["out_offset"])
         if not r["out_stored"]:
             off = "fused"
-        rows.append(f"{r['index']:>3} {r['name']:<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
+        rows.append(f"{r['index']:>3} {display_name(r['name'], 40):<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
                     f"{_n(r['code_bytes']):>8}{_n(r['stack_bytes']):>8}{off:>7}  {_kernel(r)}")
     rows.append("")
     lb = rep["arena_lower_bound_bytes"]
@@ -244,6 +249,11 @@ def format_table(rep: dict) -> str:
             f"flash / RAM needed  {rep['flash_needed_bytes']:,} / {rep['ram_needed_bytes']:,} B  (target "
             f"{_lim(rep['target_flash_bytes'])} / {_lim(rep['target_ram_bytes'])})",
         ]
+    st = rep.get("stream")
+    if st:
+        verdict = "ok" if st["streamable"] else "WARNING, cannot be streamed: " + "; ".join(st["problems"])
+        rows.append(f"stream frames       request {st['request_bytes']:,} B, reply {st['reply_bytes']:,} B "
+                    f"(protocol v{st['protocol_version']} limit {st['max_payload']:,} B): {verdict}")
     rows.append(f"seconds             {rep['seconds']:.2f}  (TVM kernels {rep['seconds_tvm_kernels']:.2f}, "
                 f"cross-compile {rep['seconds_cross_compile']:.2f})")
     return "\n".join(rows)

@@ -50,6 +50,11 @@ def accumulator_bounds(graph: IntGraph) -> dict[str, int]:
 
 def check_graph(graph: IntGraph) -> dict[str, int]:
     """Everything the code generator assumes; returns the accumulator bounds."""
+    seen = set()
+    for op in graph.ops:  # layers are keyed by name (weights, bounds, reports)
+        if op.name in seen:
+            raise UnsupportedModelError(f"two layers are named {op.name!r}; give every node a unique name")
+        seen.add(op.name)
     for op in graph.ops:
         if op.kind not in ops.OPS:
             raise UnsupportedModelError(f"layer {op.name!r}: op kind {op.kind!r} has no kernel; "

@@ -32,6 +32,7 @@ from .. import ops
 from ..ops.kernel import Kernel, KernelArg, KernelError, is_leaky  # noqa: F401 (re-exported)
 from ..quant.intgraph import IntGraph, Op
 from .errors import CompilerError
+from .names import c_comment, display_name
 from .steps import Step
 
 # The TVM headers target.build.c always includes; stand-ins are written next to kernels.c.
@@ -45,7 +46,7 @@ def make_kernel(step: Step, graph: IntGraph, func: str, kernel_set: str | None =
     try:
         mod, name, fallback = ops.pick(step, graph, kernel_set)
         k = Kernel(step, func, [], describe(step, graph), name=name, fallback=fallback,
-                   c_headers=ops.c_headers(mod) if name != ops.GENERIC else ())
+                   c_headers=ops.c_headers(mod) if name != ops.GENERIC else (), module=mod)
         return mod.make_kernel(k, graph)
     except KernelError as e:
         raise CompilerError(str(e)) from None
@@ -56,8 +57,9 @@ def describe(step: Step, graph: IntGraph) -> str:
     if step.post is not None:
         p = step.post
         a = p.attrs
-        text += (f"; fused: then {p.name}: add {step.inputs[-1]} -> {p.outputs[0]}, a_zp={a['a_zp']} "
-                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({step.main.outputs[0]} is never stored)")
+        dn = display_name
+        text += (f"; fused: then {dn(p.name)}: add {dn(step.inputs[-1])} -> {dn(p.outputs[0])}, a_zp={a['a_zp']} "
+                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({dn(step.main.outputs[0])} is never stored)")
     return text
 
 
@@ -66,7 +68,7 @@ def describe_op(op: Op, graph: IntGraph) -> str:
     shp = lambda n: "x".join(map(str, t[n].shape))  # noqa: E731
     io = f"{' + '.join(shp(i) for i in op.inputs)} -> {shp(op.outputs[0])}"
     extra = ops.get(op.kind).describe(op, graph)
-    return f"{op.name}: {op.kind} {io}" + (f", {extra}" if extra else "")
+    return f"{display_name(op.name)}: {op.kind} {io}" + (f", {extra}" if extra else "")
 
 
 def _prim_func(k: Kernel, graph: IntGraph, module):
@@ -225,8 +227,7 @@ def build_kernels(graph: IntGraph, steps: list[Step], func_names: dict[int, str]
         kernels = select_kernels(graph, steps, func_names, kernel_set)
     funcs = {}
     for k in kernels:
-        module = ops.get(k.op.kind) if k.name == ops.GENERIC else ops.overlays_in(k.name.split("/")[0])[k.op.kind]
-        funcs[k.func] = _prim_func(k, graph, module)
+        funcs[k.func] = _prim_func(k, graph, k.module)
     tvm_target = Target({"kind": "c"})
     mod = tvm.IRModule(funcs)
     mod = tirx.transform.BindTarget(tvm_target.with_host(tvm_target))(mod)
@@ -285,12 +286,9 @@ def _postprocess(src: str, kernels: list[Kernel]) -> str:
         for c in (a.cname for a in k.args if a.readonly):
             head = re.sub(rf"(?<!const )\b(u?int(?:8|16|32)_t)\* {c}\b", rf"const \1* {c}", head)
         head = head.replace("TVM_DLL void", "void", 1)
-        summary = _c_comment(k.summary).replace("; fused: ", "\n * fused: ")
+        summary = c_comment(k.summary).replace("; fused: ", "\n * fused: ")
         if k.time_split:
             summary += f"\n * output times [0, {k.time_split[0]}) and [{k.time_split[1]}, end) touch the padding"
         parts.append(f"\n/* {summary} */\n{head}{{\n{rest}")
     return "".join(parts)
 
-
-def _c_comment(s: str) -> str:
-    return s.replace("*/", "* /").replace("\\", "/")

@@ -33,6 +33,7 @@ import numpy as np
 
 class UnsupportedModelError(Exception):
     """The model uses something the integer graph, its reference or the compiler cannot handle."""
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 @dataclass

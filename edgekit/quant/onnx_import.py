@@ -134,7 +134,7 @@ class _Reader:
         src = sums.name if gap is not None else x.name
         if gap is not None or kind == "Gemm":
             params["w"] = w.reshape(co, -1).astype(np.int8)
-            op = Op("dense", core.name, [src], [out.name], attrs, params, alpha)
+            op = Op("dense", core.name or core.output[0], [src], [out.name], attrs, params, alpha)
         else:
             k = self.attr(core, "kernel_shape", [w.shape[2]])[0]
             pads = self.attr(core, "pads", [0, 0])
@@ -145,7 +145,7 @@ class _Reader:
                 attrs["output_padding"] = int(self.attr(core, "output_padding", [0])[0])
             params["w"] = w.astype(np.int8)
             assert w.shape[2] == k
-            op = Op("conv_transpose1d" if kind == "ConvTranspose" else "conv1d", core.name, [src], [out.name],
+            op = Op("conv_transpose1d" if kind == "ConvTranspose" else "conv1d", core.name or core.output[0], [src], [out.name],
                     attrs, params, alpha)
         self.ops.append(op)
 
@@ -196,6 +196,25 @@ class _Reader:
             _fail(core, "this op cannot be lowered to an integer kernel between Dequantize and Quantize")
 
 
+def _load_onnx(path: Path) -> onnx.ModelProto:
+    """The ModelProto in `path`; ModelFormatError naming the file if it is not one."""
+    from .format import ModelFormatError
+
+    try:
+        model = onnx.load(str(path))
+    except (IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # noqa: BLE001 -- protobuf raises DecodeError, RuntimeWarning, ValueError...
+        raise ModelFormatError(f"{path} is not a valid ONNX file ({type(e).__name__}: {e})") from None
+    if not model.graph.node or not model.graph.input or not model.graph.output:
+        raise ModelFormatError(f"{path} is not a valid ONNX file (no graph: it has no nodes, inputs or outputs)")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001 -- onnx.checker.ValidationError and its C++ relatives
+        raise ModelFormatError(f"{path} is not a valid ONNX model ({type(e).__name__}: {e})") from None
+    return model
+
+
 def load_intgraph(model: str | Path | onnx.ModelProto) -> IntGraph:
     """Build the IntGraph of a frozen int8 ONNX QDQ model (a path or a ModelProto)."""
     path = None
@@ -204,7 +223,7 @@ def load_intgraph(model: str | Path | onnx.ModelProto) -> IntGraph:
         if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist; train one with scripts/train.py "
                                     "or pass --model models/<name>/model.onnx")
-        model = onnx.load(str(path))
+        model = _load_onnx(path)
     props = {p.key: p.value for p in model.metadata_props}
     if "edgekit_format" in props or "edgekit_format_version" in props:
         check_version(props.get("edgekit_format"), props.get("edgekit_format_version"), path or "model")
