@@ -231,7 +231,7 @@ EK_DSP_INLINE void ek_cortex_m_dsp_block(const int16_t *x, int32_t row, int32_t 
 }
 
 /* one output: requantize, then the fused add if any */
-EK_DSP_INLINE void ek_cortex_m_dsp_store(int8_t *y, const int8_t *skip, int32_t off, int32_t acc,
+EK_DSP_INLINE void ek_cortex_m_dsp_store(int8_t *y, const int8_t *skip, uint32_t off, int32_t acc,
                                          ek_cortex_m_dsp_rq r, int32_t y_zp, int fast,
                                          const int32_t *post, ek_cortex_m_dsp_add a) {
     int32_t q = ek_cortex_m_dsp_out(acc, r, y_zp, fast);
@@ -256,12 +256,14 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
         ek_cortex_m_dsp_add b = {post[0], post[1], post[2], post[3], post[4], post[5], post[4] < 32};
         a = b;
     }
-    int32_t tb = 0;
-    for (; tb + 2 * u <= nt; tb += 2 * u) {
-        for (int32_t i = 0; i < u; i++) {
-            int32_t t = tb + i;
-            int32_t o0 = t * out_step, o1 = (t + u) * out_step;
-            ek_cortex_m_dsp_block(xs + t * in_step, row, ci, dw, w, G, nch, 2, acc);
+    /* unsigned times and offsets: no signed overflow for GCC to assume away (all are >= 0) */
+    const uint32_t n = (uint32_t)nt, uu = (uint32_t)u, is = (uint32_t)in_step, os = (uint32_t)out_step;
+    uint32_t tb = 0;
+    for (; tb + 2 * uu <= n; tb += 2 * uu) {
+        for (uint32_t i = 0; i < uu; i++) {
+            uint32_t t = tb + i;
+            uint32_t o0 = t * os, o1 = (t + uu) * os;
+            ek_cortex_m_dsp_block(xs + t * is, row, ci, dw, w, G, nch, 2, acc);
             ek_cortex_m_dsp_store(y, skip, o0, acc[0], r0, y_zp, fast, post, a);
             ek_cortex_m_dsp_store(y, skip, o1, acc[1], r0, y_zp, fast, post, a);
             if (nch == 2) {
@@ -270,10 +272,10 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
             }
         }
     }
-    for (int32_t t = tb; t < nt; t++) {
-        ek_cortex_m_dsp_block(xs + t * in_step, row, ci, dw, w, G, nch, 1, acc);
-        ek_cortex_m_dsp_store(y, skip, t * out_step, acc[0], r0, y_zp, fast, post, a);
-        if (nch == 2) ek_cortex_m_dsp_store(y1, s1, t * out_step, acc[2], r1, y_zp, fast, post, a);
+    for (uint32_t t = tb; t < n; t++) {
+        ek_cortex_m_dsp_block(xs + t * is, row, ci, dw, w, G, nch, 1, acc);
+        ek_cortex_m_dsp_store(y, skip, t * os, acc[0], r0, y_zp, fast, post, a);
+        if (nch == 2) ek_cortex_m_dsp_store(y1, s1, t * os, acc[2], r1, y_zp, fast, post, a);
     }
 }
 
