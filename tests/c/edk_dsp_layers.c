@@ -22,8 +22,9 @@ void EDK_CAT(EDK_LAYER_PREFIX, run)(const int8_t *x, int32_t ci, int32_t len, in
         for (int32_t o = 0; o < co; o += 2) {
             int32_t nch = co - o >= 2 ? 2 : 1;
             int32_t yo = o * lo + ph[1];
-            ek_cortex_m_dsp_conv_rows(xs + ph[0], row, ci, in_step, w + ((int64_t)p * co + o) * ci * G, G, nch,
-                          rq + o * EK_CORTEX_M_DSP_RQ_WORDS, y_zp, ph[2], y + yo, lo, ph[3], skip ? skip + yo : 0, post);
+            ek_cortex_m_dsp_conv_rows(xs + ph[0], row, ci, in_step, w + ((int64_t)p * co + o) * ci * G, G,
+                                      nch, rq + o * EK_CORTEX_M_DSP_RQ_WORDS, y_zp, ph[2], y + yo, lo, ph[3],
+                                      skip ? skip + yo : 0, post);
         }
     }
 }

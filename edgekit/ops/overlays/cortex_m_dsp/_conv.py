@@ -5,10 +5,9 @@ Granularity: TIR holds the loop nest over output phases and output channel pairs
 iteration calls the micro-kernel once for 2 output channels x all output times of the phase,
 and the micro-kernel holds the time loop, the 2 channels x 2 times inner product (SMLAD on
 int16 input pairs and SXTB16-unpacked weights) and the exact epilogue (requantize, LeakyReLU,
-fused skip add). One call per output (the shape TIR could express, with its int64 epilogue)
-costs about 20 instructions per output for the call and 14-60 for the epilogue, on 30-960
-MACs per output; per row they are paid once per 2 x Lo outputs, and the epilogue's per-channel
-values stay in registers.
+fused skip add). A call per output (the shape TIR could express, with its int64 epilogue)
+would pay the call and the reloading of the epilogue's per-channel values for every output;
+per row they are paid once per 2 x Lo outputs.
 
 Signature: x, w (uint32 words), rq (int32 (Co, 5): bias, m_pos, n_pos, m_neg, n_neg),
 [post (int32 (6,): the fused add), skip], xs (int16 scratch: the widened input), y.

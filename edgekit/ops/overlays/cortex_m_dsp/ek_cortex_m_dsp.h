@@ -5,8 +5,8 @@
  * instruction) and SXTB16 (two int8 -> int16 sign extensions in one instruction) through
  * GCC's arm_acle.h. Without it the same functions are built from plain C macros that compute
  * exactly the same integers, so host builds and other targets share the code and the tests
- * compare the two (-DEDGEKIT_PORTABLE_KERNELS builds the twin on a DSP core too). All functions are
- * `static`: this file is #included once into kernels.c.
+ * compare the two (-DEDGEKIT_PORTABLE_KERNELS builds the twin on a DSP core too). All
+ * functions are `static`: this file is #included once into kernels.c.
  *
  * Data layouts (prepared by edgekit/ops/overlays/cortex_m_dsp/_layout.py at compile time):
  *
@@ -15,7 +15,8 @@
  *   weights w          uint32 words, per channel pair [input channel][group][2] (the two
  *                      channels side by side; an odd last channel alone, [input channel][group]);
  *                      output channel o's block starts at word o*ci*G. Group g holds taps
- *                      4g..4g+3 (taps past the kernel are 0) as the bytes {w0, w2, w1, w3}, so SXTB16(word) = (w0, w1) and SXTB16(word ROR 8) = (w2, w3) as int16
+ *                      4g..4g+3 (taps past the kernel are 0) as the bytes {w0, w2, w1, w3},
+ *                      so SXTB16(word) = (w0, w1) and SXTB16(word ROR 8) = (w2, w3) as int16
  *                      pairs, matching the input word (x[j], x[j+1]) for SMLAD.
  *   requantize rq      int32 records of EK_CORTEX_M_DSP_RQ_WORDS per output channel:
  *                      {bias, m_pos, n_pos, m_neg, n_neg} (m_neg/n_neg = m_pos/n_pos when
@@ -32,7 +33,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__ARM_FEATURE_DSP) && !defined(EDGEKIT_PORTABLE_KERNELS)  /* EDGEKIT_PORTABLE_KERNELS forces the twin */
+/* EDGEKIT_PORTABLE_KERNELS forces the twin */
+#if defined(__ARM_FEATURE_DSP) && !defined(EDGEKIT_PORTABLE_KERNELS)
 #include <arm_acle.h>
 #define EK_DSP 1
 #else
@@ -42,9 +44,8 @@
 #define EK_CORTEX_M_DSP_RQ_WORDS 5
 
 /* EK_DSP_INLINE: inlined into its caller; EK_DSP_CALLED: one out-of-line copy (the row loop,
- * called from every layer's kernel, and the rare slow paths) */
-/* EK_DSP_NO_LIBC: GCC would turn the zero-padding loops into memset calls; the generated C
- * needs no C library */
+ * called from every layer's kernel, and the rare slow paths); EK_DSP_NO_LIBC: GCC would turn
+ * the zero-padding loops into memset calls, and the generated C needs no C library */
 #if defined(__GNUC__)
 #define EK_DSP_INLINE static inline __attribute__((always_inline))
 #define EK_DSP_CALLED static __attribute__((noinline, unused))
@@ -79,8 +80,12 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_sxtb16_ror8(uint32_t w) {
     return r;
 }
 #else
-EK_DSP_INLINE int32_t ek_cortex_m_dsp_lo16(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFu); }
-EK_DSP_INLINE int32_t ek_cortex_m_dsp_hi16(uint32_t v) { return (int32_t)(int16_t)(uint16_t)(v >> 16); }
+EK_DSP_INLINE int32_t ek_cortex_m_dsp_lo16(uint32_t v) {
+    return (int32_t)(int16_t)(uint16_t)(v & 0xFFFFu);
+}
+EK_DSP_INLINE int32_t ek_cortex_m_dsp_hi16(uint32_t v) {
+    return (int32_t)(int16_t)(uint16_t)(v >> 16);
+}
 /* acc + x.lo * w.lo + x.hi * w.hi, wrapping like SMLAD */
 EK_DSP_INLINE int32_t ek_cortex_m_dsp_smlad(uint32_t x, int32_t w, int32_t acc) {
     uint32_t s = (uint32_t)acc + (uint32_t)(ek_cortex_m_dsp_lo16(x) * ek_cortex_m_dsp_lo16((uint32_t)w))
@@ -159,14 +164,16 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_out(int32_t acc, ek_cortex_m_dsp_rq r, int
 EK_DSP_INLINE int32_t ek_cortex_m_dsp_add_out(int32_t q, int32_t skip, ek_cortex_m_dsp_add a,
                                               const int32_t *post) {
     if (!a.fast) return ek_cortex_m_dsp_add_any(q, skip, post);
-    int64_t acc = (int64_t)(q - a.q_zp) * a.q_m + (int64_t)(skip - a.s_zp) * a.s_m + ((int64_t)1 << (a.n - 1));
+    int64_t acc = (int64_t)(q - a.q_zp) * a.q_m + (int64_t)(skip - a.s_zp) * a.s_m
+                  + ((int64_t)1 << (a.n - 1));
     int32_t r = (int32_t)(((uint32_t)acc >> a.n) | ((uint32_t)((uint64_t)acc >> 32) << (32 - a.n)));
     return ek_cortex_m_dsp_sat8(r + a.y_zp);
 }
 
 /* ---- widen: one layer's input to int16 with the zero point taken off and zero padding -- */
-EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len, int32_t x_zp, int32_t lpad,
-                      int32_t row, int16_t *xs) {
+EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len,
+                                                       int32_t x_zp, int32_t lpad, int32_t row,
+                                                       int16_t *xs) {
     for (int32_t c = 0; c < ci; c++, x += len, xs += row) {
         int32_t j = 0;
         for (; j < lpad; j++) xs[j] = 0;
@@ -193,8 +200,9 @@ EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t
  * x: input channel 0 at output time t; the second time reads DW words further. w: the words of
  * the channel (NCH 1: [c][g]) or channel pair (NCH 2: [c][g][2], the two channels' words side
  * by side, one LDRD), G groups of 4 taps per input channel. */
-EK_DSP_INLINE void ek_cortex_m_dsp_taps(const int16_t *xp, int32_t dw, const uint32_t *w, int32_t G, int nch, int nt,
-                         int32_t *a0, int32_t *a1, int32_t *b0, int32_t *b1) {
+EK_DSP_INLINE void ek_cortex_m_dsp_taps(const int16_t *xp, int32_t dw, const uint32_t *w, int32_t G,
+                                        int nch, int nt, int32_t *a0, int32_t *a1, int32_t *b0,
+                                        int32_t *b1) {
 #pragma GCC unroll 4
     for (int32_t g = 0; g < G; g++, xp += 4, w += nch) {
         uint32_t x0 = ek_cortex_m_dsp_ld32(xp), x1 = ek_cortex_m_dsp_ld32(xp + 2);
@@ -216,9 +224,10 @@ EK_DSP_INLINE void ek_cortex_m_dsp_taps(const int16_t *xp, int32_t dw, const uin
     }
 }
 
-/* over the input channels (unrolling this loop by two made GCC reload weights on Cortex-M4) */
-EK_DSP_INLINE void ek_cortex_m_dsp_block(const int16_t *x, int32_t row, int32_t ci, int32_t dw, const uint32_t *w,
-                          int32_t G, int nch, int nt, int32_t acc[4]) {
+/* over the input channels, one per iteration (two per iteration need more registers than the
+ * core has, and GCC then loads weights twice) */
+EK_DSP_INLINE void ek_cortex_m_dsp_block(const int16_t *x, int32_t row, int32_t ci, int32_t dw,
+                                         const uint32_t *w, int32_t G, int nch, int nt, int32_t acc[4]) {
     int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
     const int32_t wstep = G * nch;
     const int16_t *xend = x + ci * row;
@@ -279,9 +288,9 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
     }
 }
 
-/* ek_cortex_m_dsp_conv_rows: nch (1 or 2) output channels x nt output times of a conv1d, or of one output
- * phase of a conv_transpose1d, requantized (LeakyReLU by the sign), with the fused add if
- * post != 0.
+/* ek_cortex_m_dsp_conv_rows: nch (1 or 2) output channels x nt output times of a conv1d, or of
+ * one output phase of a conv_transpose1d, requantized (LeakyReLU by the sign), with the fused
+ * add if post != 0.
  *   xs       widened input (see above) at the first input element output 0 reads;
  *            input channel c at xs + c*row; output i reads xs[c][i*in_step + 4g..]; ci >= 1
  *   w        the channel's (nch 1) or channel pair's (nch 2) weight words, ci*G*nch of them
@@ -290,26 +299,31 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
  *            channel at y + y_row (skip the same layout as y, or 0 with post == 0)
  */
 EK_DSP_CALLED void ek_cortex_m_dsp_conv_rows(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
-                          const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq, int32_t y_zp,
-                          int32_t nt, int8_t *y, int32_t y_row, int32_t out_step,
-                          const int8_t *skip, const int32_t *post) {
-    /* outputs t and t+u read the same words shifted by u*in_step/2 words when u*in_step is even */
+                                            const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq,
+                                            int32_t y_zp, int32_t nt, int8_t *y, int32_t y_row,
+                                            int32_t out_step, const int8_t *skip, const int32_t *post) {
+    /* outputs t and t+u read the same words shifted by u*in_step/2 words when u*in_step is even;
+     * the usual shapes (16 or 8 taps, one word apart) get the loop fully unrolled */
     const int32_t u = (in_step & 1) ? 2 : 1;
     const int32_t dw = u * in_step / 2;
+#define EK_DSP_ROWS(G_, NCH_, DW_) \
+    ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, G_, NCH_, rq, y_zp, nt, y, y_row, out_step, skip, post, DW_, u)
     if (dw == 1 && nch == 2 && G == 4)
-        ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, 4, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
+        EK_DSP_ROWS(4, 2, 1);
     else if (dw == 1 && nch == 2 && G == 2)
-        ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, 2, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, 1, u);
+        EK_DSP_ROWS(2, 2, 1);
     else if (nch == 2)
-        ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, G, 2, rq, y_zp, nt, y, y_row, out_step, skip, post, dw, u);
+        EK_DSP_ROWS(G, 2, dw);
     else
-        ek_cortex_m_dsp_rows_impl(xs, row, ci, in_step, w, G, 1, rq, y_zp, nt, y, y_row, out_step, skip, post, dw, u);
+        EK_DSP_ROWS(G, 1, dw);
+#undef EK_DSP_ROWS
 }
 
 /* the entry points the overlays' TIR calls: without and with the fused skip add */
 static inline void ek_cortex_m_dsp_conv(const int16_t *xs, int32_t row, int32_t ci, int32_t in_step,
                                         const uint32_t *w, int32_t G, int32_t nch, const int32_t *rq,
-                                        int32_t y_zp, int32_t nt, int8_t *y, int32_t y_row, int32_t out_step) {
+                                        int32_t y_zp, int32_t nt, int8_t *y, int32_t y_row,
+                                        int32_t out_step) {
     ek_cortex_m_dsp_conv_rows(xs, row, ci, in_step, w, G, nch, rq, y_zp, nt, y, y_row, out_step, 0, 0);
 }
 
