@@ -1,0 +1,77 @@
+/* ek_rv_conv.h: conv1d / conv_transpose1d for RV32IM (no SIMD), on the layout of
+ * ek_conv_core.h with G = 1 and Tp = the real taps per phase (no padding): 2 output
+ * channels x 4 positions per block, the taps fully unrolled, so each loaded weight feeds 4
+ * MACs and each loaded input byte up to 8 (the windows of the 4 positions overlap). Plain C:
+ * the same code is its own portable twin; ek_rv_conv_portable (the unblocked reference
+ * loop on the same layout) is what the tests compare it with. gcc 12 needs
+ * -fsched-pressure here, or it hoists the unrolled loads and spills. */
+#ifndef EK_RV_CONV_H
+#define EK_RV_CONV_H
+#include <stdint.h>
+
+#define EK_RV_OB 2
+#define EK_RV_PB 4
+
+#define EK_RV_CORE_PORTABLE(x, rowb, xstep, w, ncg, np, acc, lanes) \
+    ek_core_portable(x, rowb, xstep, w, ncg, np, acc, EK_RV_OB, EK_RV_PB, lanes)
+
+EK_DEFINE_CONV(ek_rv_conv_portable, EK_RV_CORE_PORTABLE, ek_fill_window, EK_RV_OB, EK_RV_PB)
+
+/* 2 channels x 4 positions, T taps, positions S columns apart (T, S constants). */
+static inline __attribute__((always_inline)) void ek_rv_block(const int8_t *x, int32_t rowb, const int8_t *w,
+                                                             int32_t nc, int32_t *acc, const int32_t T,
+                                                             const int32_t S)
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    for (int32_t c = 0; c < nc; c++) {
+#pragma GCC unroll 16
+        for (int32_t j = 0; j < T; j++) {
+            int32_t w0 = w[j], w1 = w[T + j];
+            int32_t x0 = x[j], x1 = x[S + j], x2 = x[2 * S + j], x3 = x[3 * S + j];
+            a0 += x0 * w0;
+            a1 += x1 * w0;
+            a2 += x2 * w0;
+            a3 += x3 * w0;
+            b0 += x0 * w1;
+            b1 += x1 * w1;
+            b2 += x2 * w1;
+            b3 += x3 * w1;
+        }
+        x += rowb;
+        w += 2 * T;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = b0;
+    acc[5] = b1;
+    acc[6] = b2;
+    acc[7] = b3;
+}
+
+static void ek_rv_block_t15_s2(const int8_t *x, int32_t rowb, const int8_t *w, int32_t nc, int32_t *acc)
+{
+    ek_rv_block(x, rowb, w, nc, acc, 15, 2);
+}
+
+static void ek_rv_block_t8_s1(const int8_t *x, int32_t rowb, const int8_t *w, int32_t nc, int32_t *acc)
+{
+    ek_rv_block(x, rowb, w, nc, acc, 8, 1);
+}
+
+/* Full blocks of the two shapes unrolled above; everything else by the portable loop. */
+static inline void ek_rv_core(const int8_t *x, int32_t rowb, int32_t xstep, const int8_t *w, int32_t ncg,
+                              int32_t np, int32_t *acc, int32_t lanes)
+{
+    if (np == EK_RV_PB && lanes == 15 && xstep == 2)
+        ek_rv_block_t15_s2(x, rowb, w, ncg, acc);
+    else if (np == EK_RV_PB && lanes == 8 && xstep == 1)
+        ek_rv_block_t8_s1(x, rowb, w, ncg, acc);
+    else
+        ek_core_portable(x, rowb, xstep, w, ncg, np, acc, EK_RV_OB, EK_RV_PB, lanes);
+}
+
+EK_DEFINE_CONV(ek_rv_conv, ek_rv_core, ek_fill_window, EK_RV_OB, EK_RV_PB)
+
+#endif
