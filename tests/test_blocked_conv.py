@@ -95,9 +95,11 @@ def random_layer(rng, transposed: bool, fused: bool, shape=None):
         tensors["s"] = TensorInfo("s", (co, lout), "int8")
         tensors["y"] = TensorInfo("y", (co, lout), "int8")
         ins = ["q", "s"] if rng.random() < 0.5 else ["s", "q"]
+        n = int(rng.integers(14, 34))   # the int32 form of the add needs 17..46, below it the int64 one
+        hi = min(2**n, 2**31 - 1)        # real multipliers 0.25..1: sums mostly inside int8
         post = Op("add", "a", ins, ["y"], dict(a_zp=int(rng.integers(-128, 128)), b_zp=int(rng.integers(-128, 128)),
-                                               y_zp=int(rng.integers(-128, 128)), ma=int(rng.integers(2**29, 2**31)),
-                                               mb=int(rng.integers(2**29, 2**31)), n=int(rng.integers(29, 34))))
+                                               y_zp=int(rng.integers(-128, 128)), ma=int(rng.integers(hi // 4, hi)),
+                                               mb=int(rng.integers(hi // 4, hi)), n=n))
     graph = IntGraph("g", ["x"], ["y" if fused else "q"], tensors, [op] + ([post] if post else []))
     return op, post, graph
 
@@ -106,7 +108,7 @@ def run_c(lib, fn, op, post, graph, lay, x, skip):
     chunk, nscratch = bc.chunk_and_scratch(op, graph, lay, budget=int(64 + 200 * np.random.default_rng(0).random()))
     cfg = bc.config(op, graph, lay, chunk, post)
     w = bc.pack_weights(op, lay)
-    bias = np.ascontiguousarray(folded_bias(op).astype(np.int32))
+    bias = bc.bias(folded_bias(op))
     mn = bc.multipliers(op)
     co, lout = graph.tensors["q"].shape
     y = np.zeros((co, lout), np.int8)

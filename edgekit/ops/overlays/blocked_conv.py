@@ -18,7 +18,8 @@ import numpy as np
 
 # cfg[] indices, as the enum in ek_conv_core.h
 CFG_FIELDS = ("transposed", "ci", "lin", "co", "lout", "k", "stride", "pad", "x_zp", "y_zp", "g", "tp", "chunk",
-              "leaky", "has_add", "q_zp", "q_m", "s_zp", "s_m", "add_n", "add_zp", "ob")
+              "leaky", "has_add", "q_zp", "q_m", "s_zp", "s_m", "add_n", "add_zp", "ob", "q_mh", "q_ml", "s_mh",
+              "s_ml", "fast")
 SCRATCH_BUDGET = 2048   # bytes of padded-window scratch a layer may ask for (more only if one block needs it)
 
 
@@ -71,9 +72,15 @@ def pack_weights(op, lay: Layout) -> np.ndarray:
 
 
 def multipliers(op) -> np.ndarray:
-    """int32 (Co, 4): m_pos, n_pos, m_neg, n_neg per output channel."""
+    """int32 (4, Co): rows m_pos, n_pos, m_neg, n_neg."""
     p = op.params
-    return np.stack([p["m_pos"], p["n_pos"], p["m_neg"], p["n_neg"]], axis=1).astype(np.int32)
+    return np.stack([p["m_pos"], p["n_pos"], p["m_neg"], p["n_neg"]], axis=0).astype(np.int32)
+
+
+def bias(folded: np.ndarray) -> np.ndarray:
+    """The folded bias, (Co,) or (Co, stride), as the kernel reads it: (phases, Co)."""
+    folded = np.asarray(folded)
+    return np.ascontiguousarray((folded[None, :] if folded.ndim == 1 else folded.T).astype(np.int32))
 
 
 def positions(op, graph) -> int:
@@ -84,7 +91,8 @@ def positions(op, graph) -> int:
 
 def chunk_and_scratch(op, graph, lay: Layout, budget: int = SCRATCH_BUDGET) -> tuple[int, int]:
     """(positions per scratch window, scratch bytes): the largest multiple of PB whose padded
-    window fits the budget (at least one block), capped by the positions of a phase."""
+    window fits the budget (at least one block), capped by the positions of a phase rounded
+    up to whole blocks (the kernel always computes whole blocks)."""
     g = geometry(op, graph)
     istep = 1 if g["transposed"] else g["stride"]
     rows = -(-g["ci"] // lay.g) * lay.g
@@ -93,7 +101,7 @@ def chunk_and_scratch(op, graph, lay: Layout, budget: int = SCRATCH_BUDGET) -> t
     chunk = lay.pb
     while chunk + lay.pb <= max(npos, lay.pb) and nbytes(chunk + lay.pb) <= budget:
         chunk += lay.pb
-    chunk = min(chunk, max(npos, 1))
+    chunk = min(chunk, -(-max(npos, 1) // lay.pb) * lay.pb)
     return chunk, nbytes(chunk)
 
 
@@ -103,12 +111,19 @@ def config(op, graph, lay: Layout, chunk: int, post=None) -> np.ndarray:
     p = op.params
     leaky = not (np.array_equal(p["m_pos"], p["m_neg"]) and np.array_equal(p["n_pos"], p["n_neg"]))
     vals = dict(g, x_zp=int(op.attrs["x_zp"]), y_zp=int(op.attrs["y_zp"]), g=lay.g, tp=lay.tp, chunk=chunk,
-                leaky=int(leaky), has_add=0, q_zp=0, q_m=0, s_zp=0, s_m=0, add_n=1, add_zp=0, ob=lay.ob)
+                leaky=int(leaky), has_add=0, q_zp=0, q_m=0, s_zp=0, s_m=0, add_n=1, add_zp=0, ob=lay.ob,
+                q_mh=0, q_ml=0, s_mh=0, s_ml=0)
+    ns = np.concatenate([p["n_pos"], p["n_neg"]])
+    fast = int(ns.min() >= 33 and ns.max() <= 62)
     if post is not None:
         a = post.attrs
         mine_first = post.inputs[0] == op.outputs[0]
         (qz, qm), (sz, sm) = ((a["a_zp"], a["ma"]), (a["b_zp"], a["mb"]))[:: 1 if mine_first else -1]
-        vals.update(has_add=1, q_zp=qz, q_m=qm, s_zp=sz, s_m=sm, add_n=a["n"], add_zp=a["y_zp"])
+        vals.update(has_add=1, q_zp=qz, q_m=qm, s_zp=sz, s_m=sm, add_n=a["n"], add_zp=a["y_zp"],
+                    q_mh=qm >> 16, q_ml=qm & 0xFFFF, s_mh=sm >> 16, s_ml=sm & 0xFFFF)
+        if 17 <= a["n"] <= 46 and 0 <= min(qm, sm) and max(qm, sm) < 2**31:
+            fast |= 2
+    vals["fast"] = fast
     arr = np.array([int(vals[f]) for f in CFG_FIELDS], dtype=np.int64)
     if arr.min() < -(2**31) or arr.max() > 2**31 - 1:
         raise ValueError(f"{op.name}: a kernel parameter does not fit int32: {dict(zip(CFG_FIELDS, arr))}")

@@ -17,12 +17,19 @@
  * (bias - x_zp * sum w), so the products are raw int8 * int8 and x_zp * w of the padding
  * cancels exactly as in the generic kernel.
  *
+ * bias is (phase, co) (x_zp folded in), mn is (4, co): rows m_pos, n_pos, m_neg, n_neg.
+ *
  * Epilogue (edgekit/quant/arithmetic.py, single rounding, half up):
  *   v = acc + bias; (M0, n) = v < 0 && leaky ? (m_neg, n_neg) : (m_pos, n_pos)
  *   q = clamp(y_zp + ((v * M0 + 2^(n-1)) >> n)), int64 product
  *   fused add: y = clamp(add_zp + (((q - q_zp) * q_m + (skip - s_zp) * s_m + 2^(add_n-1)) >> add_n))
  * For n > 32 the rounding shift equals (hi + 2^(n-33)) >> (n-32) with hi the high word of the
  * product (the low word cannot carry into the result), which needs one 32x32 -> high multiply.
+ * The fused add's int64 sum A*q_m + B*s_m (|A|, |B| <= 255) is computed exactly in int32 when
+ * 17 <= add_n <= 46: with m = mh*2^16 + ml, H = A*mh + B*s_mh and L = A*ml + B*s_ml,
+ * (A*q_m + B*s_m + 2^(add_n-1)) >> add_n = (H + (L >> 16) + 2^(add_n-17)) >> (add_n-16), by the
+ * same argument (L's low 16 bits cannot carry). cfg[EK_FAST] says which of the two hold
+ * (bit 0: every n in 33..62, bit 1: add_n in 17..46); set kernels may rely on them.
  */
 #ifndef EK_CONV_CORE_H
 #define EK_CONV_CORE_H
@@ -32,16 +39,17 @@
 enum {
     EK_TRANSPOSED, EK_CI, EK_LIN, EK_CO, EK_LOUT, EK_K, EK_STRIDE, EK_PAD, EK_XZP, EK_YZP,
     EK_G, EK_TP, EK_CHUNK, EK_LEAKY, EK_HAS_ADD, EK_QZP, EK_QM, EK_SZP, EK_SM, EK_ADDN,
-    EK_ADDZP, EK_OB, EK_CFG_LEN
+    EK_ADDZP, EK_OB, EK_QMH, EK_QML, EK_SMH, EK_SML, EK_FAST, EK_CFG_LEN
 };
 
 typedef struct {
-    const int32_t *bias;   /* (co, nphase) */
-    const int32_t *mn;     /* (co, 4): m_pos, n_pos, m_neg, n_neg */
+    const int32_t *bias;   /* (nphase, co) */
+    const int32_t *mn;     /* (4, co): m_pos, n_pos, m_neg, n_neg */
     const int8_t *skip;    /* (co, lout) or 0 */
     int8_t *y;
     int32_t nphase, lout, co, y_zp, leaky;
     int32_t q_zp, q_m, s_zp, s_m, add_n, add_zp;
+    int32_t q_mh, q_ml, s_mh, s_ml, fast;
 } ek_epi_t;
 
 static inline int32_t ek_clamp8(int32_t v)
@@ -64,10 +72,15 @@ static inline int32_t ek_requant(int32_t v, int32_t m, int32_t n, int32_t zp)
 
 static inline int8_t ek_epilogue(const ek_epi_t *e, int32_t acc, int32_t o, int32_t r, int32_t t)
 {
-    const int32_t *mn = e->mn + 4 * o;
-    int32_t v = acc + e->bias[o * e->nphase + r];
-    int32_t q = (e->leaky && v < 0) ? ek_requant(v, mn[2], mn[3], e->y_zp) : ek_requant(v, mn[0], mn[1], e->y_zp);
-    if (e->skip) {
+    const int32_t *mn = e->mn + o;
+    int32_t v = acc + e->bias[r * e->co + o];
+    int32_t q = (e->leaky && v < 0) ? ek_requant(v, mn[2 * e->co], mn[3 * e->co], e->y_zp)
+                                    : ek_requant(v, mn[0], mn[e->co], e->y_zp);
+    if (e->skip && (e->fast & 2)) {
+        int32_t a = q - e->q_zp, b = e->skip[o * e->lout + t] - e->s_zp;
+        int32_t hsum = a * e->q_mh + b * e->s_mh, lsum = a * e->q_ml + b * e->s_ml;
+        q = ek_clamp8(((hsum + (lsum >> 16) + (1 << (e->add_n - 17))) >> (e->add_n - 16)) + e->add_zp);
+    } else if (e->skip) {
         int64_t a = (int64_t)(q - e->q_zp) * e->q_m + (int64_t)(e->skip[o * e->lout + t] - e->s_zp) * e->s_m;
         a = (a + ((int64_t)1 << (e->add_n - 1))) >> e->add_n;
         a = a < -512 ? -512 : (a > 512 ? 512 : a);
@@ -106,11 +119,24 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
             }
 }
 
+/* The portable epilogue of one OB x PB block (acc[oo*PB + i]): channels o0.. (< co),
+ * positions p.. (< p1). */
+static inline void ek_epi_block(const ek_epi_t *e, const int32_t *acc, int32_t ob_, int32_t pb_, int32_t o0,
+                                int32_t p, int32_t p1, int32_t r, int32_t out0, int32_t ostep)
+{
+    for (int32_t oo = 0; oo < ob_ && o0 + oo < e->co; oo++)
+        for (int32_t i = 0; i < pb_ && p + i < p1; i++) {
+            int32_t t = out0 + (p + i) * ostep;
+            e->y[(o0 + oo) * e->lout + t] = ek_epilogue(e, acc[oo * pb_ + i], o0 + oo, r, t);
+        }
+}
+
 /* One set's kernel: CORE(x, rowb, xstep, w, ncg, np, acc) computes an OB x PB block,
+ * EPI(e, acc, o0, p, p1, r, out0, ostep) stores it (ek_epi_block's job),
  * FILL(...) has ek_fill_window's signature. Positions whose window lies inside the input
  * are read straight from x when G == 1; the others go through scratch, `chunk` positions
  * at a time. */
-#define EK_DEFINE_CONV(NAME, CORE, FILL, OB, PB)                                                           \
+#define EK_DEFINE_CONV(NAME, CORE, EPI, FILL, OB, PB)                                                           \
     static inline void NAME(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mn,        \
                             const int8_t *skip, int8_t *scratch, const int32_t *cfg, int8_t *y)              \
     {                                                                                                        \
@@ -120,7 +146,8 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
         const int32_t ncg = (ci + g_ - 1) / g_, nob = (co + (OB)-1) / (OB), nph = tr ? s : 1;                \
         const int32_t istep = tr ? 1 : s, ostep = tr ? s : 1, lanes = tp * g_;                               \
         ek_epi_t e = {bias, mn, cfg[EK_HAS_ADD] ? skip : 0, y, nph, lout, co, cfg[EK_YZP], cfg[EK_LEAKY],   \
-                      cfg[EK_QZP], cfg[EK_QM], cfg[EK_SZP], cfg[EK_SM], cfg[EK_ADDN], cfg[EK_ADDZP]};          \
+                      cfg[EK_QZP], cfg[EK_QM], cfg[EK_SZP], cfg[EK_SM], cfg[EK_ADDN], cfg[EK_ADDZP],           \
+                      cfg[EK_QMH], cfg[EK_QML], cfg[EK_SMH], cfg[EK_SML], cfg[EK_FAST]};                       \
         int32_t acc[(OB) * (PB)];                                                                            \
         for (int32_t r = 0; r < nph; r++) {                                                                  \
             int32_t out0 = 0, col0 = -pad, np_all = lout;                                                    \
@@ -132,6 +159,7 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
             int32_t pa = col0 >= 0 ? 0 : (-col0 + istep - 1) / istep;                                        \
             int32_t pz = lin - tp - col0 < 0 ? 0 : (lin - tp - col0) / istep + 1;                            \
             if (pz > np_all) pz = np_all;                                                                    \
+            pz = pz > pa ? pa + (pz - pa) / (PB) * (PB) : pa;  /* whole blocks only */                       \
             if (g_ != 1 || pa >= pz) pa = pz = np_all;                                                       \
             const int8_t *wr = w + (int32_t)r * nob * ncg * (OB)*lanes;                                       \
             for (int32_t p0 = 0; p0 < np_all;) {                                                             \
@@ -146,7 +174,8 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
                     p1 = p0 + chunk;                                                                         \
                     if (p0 < pa && p1 > pa) p1 = pa;                                                         \
                     if (p1 > np_all) p1 = np_all;                                                            \
-                    int32_t ncols = (p1 - 1 - p0) * istep + tp;                                              \
+                    /* whole blocks: the positions past p1 read padding and are not stored */             \
+                    int32_t ncols = ((p1 - p0 + (PB)-1) / (PB) * (PB)-1) * istep + tp;                      \
                     FILL(x, ci, lin, cfg[EK_XZP], g_, ncg, col0 + p0 * istep, ncols, scratch);               \
                     xb = scratch;                                                                            \
                     rowb = ncols * g_;                                                                       \
@@ -154,16 +183,8 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
                 for (int32_t ob = 0; ob < nob; ob++) {                                                       \
                     const int8_t *wb = wr + ob * ncg * (OB)*lanes;                                           \
                     for (int32_t p = p0; p < p1; p += (PB)) {                                                \
-                        int32_t np = p1 - p < (PB) ? p1 - p : (PB);                                          \
-                        CORE(xb + (p - p0) * istep * g_, rowb, istep * g_, wb, ncg, np, acc, lanes);          \
-                        for (int32_t oo = 0; oo < (OB); oo++) {                                              \
-                            int32_t o = ob * (OB) + oo;                                                      \
-                            if (o >= co) break;                                                              \
-                            for (int32_t i = 0; i < np; i++) {                                               \
-                                int32_t t = out0 + (p + i) * ostep;                                          \
-                                y[o * lout + t] = ek_epilogue(&e, acc[oo * (PB) + i], o, r, t);              \
-                            }                                                                                \
-                        }                                                                                    \
+                        CORE(xb + (p - p0) * istep * g_, rowb, istep * g_, wb, ncg, (PB), acc, lanes);        \
+                        EPI(&e, acc, ob * (OB), p, p1, r, out0, ostep);                                      \
                     }                                                                                        \
                 }                                                                                            \
                 p0 = p1;                                                                                     \
