@@ -4,6 +4,7 @@
     python scripts/compile.py --target cortex-m7
     python scripts/compile.py --target riscv32 --model models/acdae/model.onnx --out build/riscv32
     python scripts/compile.py --target host --no-firmware
+    python scripts/compile.py --target cortex-m7 --kernels generic   # without the target's overlays
 
 Writes DIR/model.h, model.c, kernels.h, kernels.c (+ tvm/ stand-in headers) and
 DIR/compile.json, cross-compiles model.c + kernels.c with the target's toolchain at
@@ -43,6 +44,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(REPO)), help="ONNX QDQ model")
     p.add_argument("--out", help="output folder (default build/<target>)")
     p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
+    p.add_argument("--kernels", help="kernel set: generic, or an edgekit/ops/overlays set "
+                   "(default: the target's `kernels`)")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per layer (do not fuse skip adds)")
     p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
     p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
@@ -55,7 +58,8 @@ def main(argv=None) -> int:
     if not model.is_absolute() and not model.exists():
         model = REPO / model
     try:
-        res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt)
+        res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
+                            kernels=a.kernels)
     except (CompilerError, UnknownTargetError, UnsupportedModelError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from ..quant.intgraph import IntGraph
-from .kernels import TVM_HEADERS, Kernel
-from .planner import MemoryPlan
+from ..ops.kernel import C_TYPES
+from .kernels import TVM_HEADERS, Kernel, header_includes
+from .planner import MemoryPlan, is_scratch, scratch_name
 
 INCLUDE_DIR = Path(__file__).resolve().parent / "include"
 
@@ -32,9 +33,9 @@ def _c_int(v: int, dtype: str) -> str:
 
 def format_array(cname: str, arr: np.ndarray, comment: str) -> str:
     dtype = str(arr.dtype)
-    ctype = {"int8": "int8_t", "int32": "int32_t"}[dtype]
+    ctype = C_TYPES[dtype]
     flat = arr.reshape(-1)
-    row = int(arr.shape[-1]) if arr.ndim > 1 else (16 if dtype == "int8" else 8)
+    row = int(arr.shape[-1]) if arr.ndim > 1 else (16 if arr.itemsize == 1 else 8)
     while row > 24:
         row = (row + 1) // 2
     dims = " * ".join(str(int(s)) for s in arr.shape)
@@ -125,6 +126,13 @@ def model_c(graph: IntGraph, kernels: list[Kernel], plan: MemoryPlan, weight_nam
             source: str, sha256: str, macs: list[int], weights_bytes: int) -> str:
     t = graph.tensors
     out = []
+    scratch = {scratch_name(k.func, a.key): (a, k) for k in kernels for a in k.args if a.source == "scratch"}
+
+    def info(name):  # (dtype, shape, bytes) of a tensor or a kernel's scratch
+        if is_scratch(name):
+            a, _ = scratch[name]
+            return a.dtype, a.shape, a.nbytes
+        return t[name].dtype, t[name].shape, t[name].nbytes
     fused = [k for k in kernels if k.step.post is not None]
     fused_note = ""
     if fused:
@@ -144,10 +152,12 @@ def model_c(graph: IntGraph, kernels: list[Kernel], plan: MemoryPlan, weight_nam
 """)
     for b in sorted(plan.buffers, key=lambda b: (b.offset, b.start)):
         for i, name in enumerate(b.tensors):
-            ti = t[name]
+            dtype, shape, nbytes = info(name)
             note = f" (in place over {plan.inplace[name]})" if name in plan.inplace else ""
-            out.append(f" *   {b.offset:>6} {ti.nbytes:>8}  {b.start:>4} .. {b.end:<4}  {name} "
-                       f"{ti.dtype} {_shape(ti.shape)}{note}\n")
+            if is_scratch(name):
+                note = f" (scratch of {scratch[name][1].name} kernel {scratch[name][1].func})"
+            out.append(f" *   {b.offset:>6} {nbytes:>8}  {b.start:>4} .. {b.end:<4}  {name} "
+                       f"{dtype} {_shape(shape)}{note}\n")
     out.append(""" */
 #include <stddef.h>
 #include <stdint.h>
@@ -193,11 +203,13 @@ int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits,
     decl = []
     for b in sorted(plan.buffers, key=lambda b: b.start):
         for name in b.tensors:
-            ti = t[name]
-            ctype = f"{ti.dtype}_t"
+            dtype, shape, nbytes = info(name)
+            ctype = C_TYPES[dtype]
             note = f", in place over {plan.inplace[name]}" if name in plan.inplace else ""
+            if is_scratch(name):
+                note = f", scratch of step {b.start} only"
             decl.append((b.start, f"    {ctype} *const {tensor_names[name]} = ({ctype} *)(arena + {b.offset});",
-                         f"/* {_shape(ti.shape)}, {ti.nbytes} B{note} */"))
+                         f"/* {_shape(shape)}, {nbytes} B{note} */"))
     width = max((len(d[1]) for d in decl), default=0)
     for _, code, comment in decl:
         out.append(f"{code:<{width}}  {comment}\n")
@@ -213,15 +225,22 @@ int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits,
         op, idx = k.op, k.step.layer_indices
         args = []
         for a in k.args:
-            args.append(tensor_names[a.key] if a.source == "tensor" else weight_names[(op.name, a.key)])
+            if a.source == "tensor":
+                args.append(tensor_names[a.key])
+            elif a.source == "scratch":
+                args.append(tensor_names[scratch_name(k.func, a.key)])
+            else:
+                args.append(weight_names[(op.name, a.key)])
         label = "-".join(str(i) for i in idx)
         n_macs = sum(macs[i] for i in idx)
         summary = _comment(k.summary).replace("; fused: ", "\n     *     fused: ")
-        out.append(f"\n    /* {label:>2}  {summary}; {n_macs:,} MACs */\n")
+        kname = "" if k.name == "generic" else f"; kernel {k.name}"
+        out.append(f"\n    /* {label:>2}  {summary}; {n_macs:,} MACs{kname} */\n")
         out.append(f"    {k.func}({', '.join(args)});\n")
         for i in idx:
             out.append(f"    EDGEKIT_HOOK({i});\n")
     used = {tensor_names[a.key] for k in kernels for a in k.args if a.source == "tensor"}
+    used |= {tensor_names[n] for n in scratch}
     unused = [tensor_names[n] for b in plan.buffers for n in b.tensors if tensor_names[n] not in used]
     for n in unused:  # an intermediate nobody reads (dead output): keep the compiler quiet
         out.append(f"    (void){n};\n")
@@ -233,9 +252,17 @@ def _comment(s: str) -> str:
     return s.replace("*/", "* /")
 
 
-def write_headers(out_dir: Path) -> list[Path]:
-    """Copy the stand-ins for the TVM headers kernels.c includes (found relative to kernels.c)."""
+def write_headers(out_dir: Path, kernels: list[Kernel] = ()) -> list[Path]:
+    """Copy the stand-ins for the TVM headers kernels.c includes (found relative to kernels.c)
+    and the overlays' C headers (to ops/<set>/; earlier ones there are removed)."""
     written = []
+    for old in out_dir.glob("ops/*/*.h"):  # headers of an earlier compile into this folder
+        old.unlink()
+    for rel, src in header_includes(list(kernels)):
+        dst = out_dir / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(Path(src).read_text())
+        written.append(dst)
     for rel in TVM_HEADERS:
         src = INCLUDE_DIR / rel
         dst = out_dir / rel

@@ -13,6 +13,7 @@ API (stable; the compiler uses it too)::
     t.flash_bytes        # budget of the tightest supported real board with this core
     t.ram_bytes          #   (0 = unlimited, host)
     t.default_board      # "mps2-an500"
+    t.kernels            # "cortex-m-dsp": the compiler's kernel set (edgekit/ops/overlays), "" = generic
     b = load_board("mps2-an500")
     b.target, b.kind ("qemu" | "hardware" | "host"), b.clock_hz, b.memory["ram"]["length"], ...
 
@@ -47,6 +48,7 @@ class Target:
     ram_bytes: int
     default_board: str
     libc_probe: str = ""            # a file gcc must find, else libc is not installed
+    kernels: str = ""               # kernel set of the compiler's overlays ("" = generic kernels)
 
     def tool(self, name: str) -> str:
         """Toolchain binary name, e.g. tool("size") -> "arm-none-eabi-size"."""
@@ -104,7 +106,7 @@ def load_target(name: str) -> Target:
         link_flags=tuple(d.get("link_flags", cflags)), libs=tuple(d.get("libs", ())),
         apt_packages=tuple(d.get("apt_packages", ())), flash_bytes=int(d["flash_bytes"]),
         ram_bytes=int(d["ram_bytes"]), default_board=d["default_board"],
-        libc_probe=d.get("libc_probe", ""),
+        libc_probe=d.get("libc_probe", ""), kernels=d.get("kernels", ""),
     )
 
 

@@ -14,15 +14,11 @@ from onnx import numpy_helper, shape_inference
 
 from .arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers
 from .format import check_version
-from .intgraph import IntGraph, Op, TensorInfo
+from .intgraph import IntGraph, Op, TensorInfo, UnsupportedModelError  # noqa: F401 (re-exported)
 
 SUPPORTED_OPS = ("QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "Gemm", "LeakyRelu",
                  "GlobalAveragePool", "Flatten", "Reshape", "Squeeze", "Sigmoid", "Mul", "Add")
 _PASS_THROUGH = ("Flatten", "Reshape", "Squeeze")
-
-
-class UnsupportedModelError(Exception):
-    pass
 
 
 def _fail(node, why: str):
