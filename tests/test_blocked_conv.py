@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.compiler.frontend import folded_bias
+from edgekit.ops.conv1d import folded_bias as conv_bias
+from edgekit.ops.conv_transpose1d import folded_bias as convt_bias
 from edgekit.ops.overlays import blocked_conv as bc
+from edgekit.ops.overlays.mve import _set as mve_set
+from edgekit.ops.overlays.riscv import _set as riscv_set
 from edgekit.quant import reference
 from edgekit.quant.intgraph import IntGraph, Op, TensorInfo
 
@@ -24,11 +27,7 @@ SETS = {  # set -> (header, fast kernel, twin, layout for an op)
 
 
 def layout(kset: str, op) -> bc.Layout:
-    t = bc.taps(op)
-    if kset == "mve":
-        tp = next(v for v in (1, 2, 4, 8, 16) if v >= t)
-        return bc.Layout(ob=4, pb=2, g=16 // tp, tp=tp)
-    return bc.Layout(ob=2, pb=4, g=1, tp=t)
+    return {"mve": mve_set, "riscv": riscv_set}[kset].SET.layout(op)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +107,7 @@ def run_c(lib, fn, op, post, graph, lay, x, skip):
     chunk, nscratch = bc.chunk_and_scratch(op, graph, lay, budget=int(64 + 200 * np.random.default_rng(0).random()))
     cfg = bc.config(op, graph, lay, chunk, post)
     w = bc.pack_weights(op, lay)
-    bias = bc.bias(folded_bias(op))
+    bias = bc.bias((conv_bias if op.kind == "conv1d" else convt_bias)(op))
     mn = bc.multipliers(op)
     co, lout = graph.tensors["q"].shape
     y = np.zeros((co, lout), np.int8)

@@ -128,3 +128,61 @@ def config(op, graph, lay: Layout, chunk: int, post=None) -> np.ndarray:
     if arr.min() < -(2**31) or arr.max() > 2**31 - 1:
         raise ValueError(f"{op.name}: a kernel parameter does not fit int32: {dict(zip(CFG_FIELDS, arr))}")
     return arr.astype(np.int32)
+
+
+# --- the overlay modules of the mve and riscv sets (<set>/conv1d.py, conv_transpose1d.py) ----
+@dataclass(frozen=True)
+class KernelSet:
+    name: str            # the overlay package
+    func: str            # the C entry point (ek_conv_core.h's EK_DEFINE_CONV)
+    headers: tuple       # C_HEADERS, relative to the set's folder
+    layout: object       # op -> Layout, or a str saying why the set declines the op
+
+
+def claims(kset: KernelSet, step, graph) -> str | None:
+    op = step.main
+    if graph.tensors[op.inputs[0]].dtype != "int8":
+        return "input is not int8"
+    lay = kset.layout(op)
+    return lay if isinstance(lay, str) else None
+
+
+def make_kernel(kset: KernelSet, k, graph):
+    """Signature (x, w, bias, mn, cfg, [skip], scratch, y): packed weights, folded bias per
+    phase, multipliers, the layer's configuration, the padded-window scratch."""
+    from ..conv1d import folded_bias as conv_bias
+    from ..conv_transpose1d import folded_bias as convt_bias
+    from ..kernel import int32_array
+
+    op, t = k.op, graph.tensors
+    lay = kset.layout(op)
+    chunk, nscratch = chunk_and_scratch(op, graph, lay)
+    geo = geometry(op, graph)
+    folded = (conv_bias if op.kind == "conv1d" else convt_bias)(op)
+    k.add_input("x", t[op.inputs[0]])
+    taps_note = {"conv1d": "tap j", "conv_transpose1d": f"tap r + {geo['stride']}*({lay.tp - 1} - j) of phase r"}
+    k.add_const("w", pack_weights(op, lay),
+                f"packed [phase][o/{lay.ob}][c/{lay.g}][o%{lay.ob}][j*{lay.g} + c%{lay.g}], lane j = "
+                f"{taps_note[op.kind]}, zero beyond K={geo['k']} and for padded channels")
+    zp = int(op.attrs["x_zp"])
+    k.add_const("bias", bias(int32_array(f"{op.name} folded bias", folded)),
+                f"(phase, Co): bias - x_zp * sum(w) (x_zp={zp} folded in)")
+    k.add_const("mn", multipliers(op), "rows m_pos, n_pos, m_neg, n_neg (requantize M0 and n by the sign of acc + bias)")
+    k.add_const("cfg", config(op, graph, lay, chunk, k.step.post), "layer configuration (ek_conv_core.h, EK_CFG_LEN)")
+    if k.step.post is not None:
+        k.add_input("skip", t[k.step.inputs[-1]])
+    k.add_scratch("win", "int8", nscratch)
+    k.add_output(t[k.step.output])
+    return k
+
+
+def build(kset: KernelSet, k, graph):
+    from tvm.tirx.script.builder import ir as T
+
+    from .. import tir
+
+    def body(b):
+        skip = b["skip"] if "skip" in b else b["y"]   # not read without a fused add (cfg has_add = 0)
+        T.evaluate(tir.call(kset.func, b["x"], (0, 0), b["w"], (0,), b["bias"], (0, 0), b["mn"], (0, 0),
+                            skip, (0, 0), b["win"], (0,), b["cfg"], (0,), b["y"], (0, 0)))
+    return tir.prim_func(k, body)

@@ -131,14 +131,15 @@ static inline void ek_epi_block(const ek_epi_t *e, const int32_t *acc, int32_t o
         }
 }
 
-/* One set's kernel: CORE(x, rowb, xstep, w, ncg, np, acc) computes an OB x PB block,
+/* One set's kernel (returns 0; called from TIR with T.call_extern, which wants a value):
+ * CORE(x, rowb, xstep, w, ncg, np, acc) computes an OB x PB block,
  * EPI(e, acc, o0, p, p1, r, out0, ostep) stores it (ek_epi_block's job),
  * FILL(...) has ek_fill_window's signature. Positions whose window lies inside the input
  * are read straight from x when G == 1; the others go through scratch, `chunk` positions
  * at a time. */
 #define EK_DEFINE_CONV(NAME, CORE, EPI, FILL, OB, PB)                                                           \
-    static inline void NAME(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mn,        \
-                            const int8_t *skip, int8_t *scratch, const int32_t *cfg, int8_t *y)              \
+    static inline int32_t NAME(const int8_t *x, const int8_t *w, const int32_t *bias, const int32_t *mn,     \
+                               const int8_t *skip, int8_t *scratch, const int32_t *cfg, int8_t *y)           \
     {                                                                                                        \
         const int32_t tr = cfg[EK_TRANSPOSED], ci = cfg[EK_CI], lin = cfg[EK_LIN], co = cfg[EK_CO];          \
         const int32_t lout = cfg[EK_LOUT], s = cfg[EK_STRIDE], pad = cfg[EK_PAD], g_ = cfg[EK_G];            \
@@ -190,6 +191,7 @@ static inline void ek_epi_block(const ek_epi_t *e, const int32_t *acc, int32_t o
                 p0 = p1;                                                                                     \
             }                                                                                                \
         }                                                                                                    \
+        return 0;                                                                                            \
     }
 
 #endif

@@ -3,12 +3,14 @@
  * input channel per window, or 8 taps x 2 interleaved channels for a transposed conv of
  * stride 2), 4 output channels x 2 positions per block: per input channel group 2 window
  * loads + 4 weight loads feed 8 VMLADAVA.S8 (16 MACs each). Without MVE (host, other cores)
- * the same functions run the portable micro-kernel: identical results.
+ * or with -DEDGEKIT_PORTABLE_KERNELS, the same functions run the portable micro-kernel and
+ * epilogue: identical results.
  * ek_mve_conv_portable is that twin, always compiled (tests compare the two). */
 #ifndef EK_MVE_CONV_H
 #define EK_MVE_CONV_H
 #include <stdint.h>
-#if defined(__ARM_FEATURE_MVE)
+#if defined(__ARM_FEATURE_MVE) && !defined(EDGEKIT_PORTABLE_KERNELS)
+#define EK_MVE_HELIUM 1
 #include <arm_mve.h>
 #endif
 
@@ -23,7 +25,7 @@
 EK_DEFINE_CONV(ek_mve_conv_portable, EK_MVE_CORE_PORTABLE, EK_MVE_EPI_PORTABLE, ek_fill_window, EK_MVE_OB,
                EK_MVE_PB)
 
-#if defined(__ARM_FEATURE_MVE)
+#if defined(EK_MVE_HELIUM)
 /* 4 output channels x 2 positions; lanes == 16; ncg >= 1. Per input channel group: 2 window
  * loads, 4 weight loads, 8 VMLADAVA.S8, 4 pointer/loop instructions. In assembly because
  * VMLADAV accumulates into even-numbered registers only (r0, r2, ..., r12, lr): gcc 12 keeps

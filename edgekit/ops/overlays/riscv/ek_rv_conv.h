@@ -66,16 +66,24 @@ static EK_RV_BLOCK_ATTR void ek_rv_block_t8_s1(const int8_t *x, int32_t rowb, co
     ek_rv_block(x, rowb, w, nc, acc, 8, 1);
 }
 
-/* The two shapes unrolled above; everything else by the portable loop. */
+/* Any other shape: the same 2 x 4 block with a tap loop (about 3 instructions per MAC
+ * instead of 2.45). */
+static EK_RV_BLOCK_ATTR void ek_rv_block_any(const int8_t *x, int32_t rowb, const int8_t *w, int32_t nc,
+                                             int32_t *acc, int32_t t, int32_t s)
+{
+    ek_rv_block(x, rowb, w, nc, acc, t, s);
+}
+
 static inline void ek_rv_core(const int8_t *x, int32_t rowb, int32_t xstep, const int8_t *w, int32_t ncg,
                               int32_t np, int32_t *acc, int32_t lanes)
 {
+    (void)np;   /* always whole blocks */
     if (lanes == 15 && xstep == 2)
         ek_rv_block_t15_s2(x, rowb, w, ncg, acc);
     else if (lanes == 8 && xstep == 1)
         ek_rv_block_t8_s1(x, rowb, w, ncg, acc);
     else
-        ek_core_portable(x, rowb, xstep, w, ncg, np, acc, EK_RV_OB, EK_RV_PB, lanes);
+        ek_rv_block_any(x, rowb, w, ncg, acc, lanes, xstep);
 }
 
 EK_DEFINE_CONV(ek_rv_conv, ek_rv_core, EK_RV_EPI, ek_fill_window, EK_RV_OB, EK_RV_PB)
