@@ -152,3 +152,125 @@ def test_blocked_conv_matches_twin_and_reference_on_random_shapes(lib, kset, tra
         total += want.size
     assert ks == set(range(1, 17))
     assert inside > 0.6 * total, f"only {inside} of {total} outputs inside int8: the test would miss errors"
+
+
+# --- the target versions under QEMU: Helium on mps3-an547, rv32 on virt ---------------------
+QEMU_BOARDS = {"mve": "mps3-an547", "riscv": "virt"}
+
+
+def _c_array(name: str, a: np.ndarray, ctype: str) -> str:
+    return f"static const {ctype} {name}[{max(a.size, 1)}] = {{{', '.join(str(int(v)) for v in a.ravel()) or '0'}}};"
+
+
+def write_check_model(kset: str, layers: list, out: Path) -> None:
+    """A firmware 'model' (the compiler's C API) whose layer 2i runs layer i's kernel and layer
+    2i+1 its portable twin on the same pseudo-random input; logits[0] = layers whose outputs
+    differ (0 expected), logits[1] = a checksum of the outputs."""
+    hdr, fast, twin = SETS[kset]
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ['#include "model.h"', f'#include "{OVERLAYS / "ek_conv_core.h"}"', f'#include "{OVERLAYS / hdr}"']
+    names, macs, calls = [], [], []
+    maxx = maxy = maxs = 1
+    for i, (op, post, graph) in enumerate(layers):
+        lay = layout(kset, op)
+        chunk, ns = bc.chunk_and_scratch(op, graph, lay)
+        fb = (conv_bias if op.kind == "conv1d" else convt_bias)(op)
+        lines += [_c_array(f"w{i}", bc.pack_weights(op, lay), "int8_t"), _c_array(f"b{i}", bc.bias(fb), "int32_t"),
+                  _c_array(f"mn{i}", bc.multipliers(op), "int32_t"),
+                  _c_array(f"cfg{i}", bc.config(op, graph, lay, chunk, post), "int32_t")]
+        g = bc.geometry(op, graph)
+        nx, ny = g["ci"] * g["lin"], g["co"] * g["lout"]
+        maxx, maxy, maxs = max(maxx, nx), max(maxy, ny), max(maxs, ns)
+        names += [f"l{i}_{kset}", f"l{i}_twin"]
+        macs += [op.macs(graph.tensors)] * 2
+        calls.append(f"""    fill(xb, {nx}, {i}u + 1u); fill(sk, {ny}, {i}u + 1001u); fill(y1, {ny}, 7u); fill(y2, {ny}, 9u);
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i - 1});
+    {fast}(xb, w{i}, b{i}, mn{i}, sk, scr, cfg{i}, y1);
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i});
+    {twin}(xb, w{i}, b{i}, mn{i}, sk, scr, cfg{i}, y2);
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i + 1});
+    for (int j = 0; j < {ny}; j++) {{ sum = sum * 31u + (uint8_t)y1[j]; if (y1[j] != y2[j]) {{ bad++; break; }} }}""")
+    n = len(names)
+    (out / "model.h").write_text(f"""#ifndef EDGEKIT_MODEL_H
+#define EDGEKIT_MODEL_H
+#include <stdint.h>
+#define EDGEKIT_MODEL_NAME "check_{kset}"
+#define EDGEKIT_MODEL_HASH "0000000000000000"
+#define EDGEKIT_INPUT_CHANNELS 2
+#define EDGEKIT_INPUT_LENGTH 64
+#define EDGEKIT_INPUT_BYTES 128
+#define EDGEKIT_DENOISED_BYTES 128
+#define EDGEKIT_LOGITS_BYTES 2
+#define EDGEKIT_ARENA_BYTES 8
+#define EDGEKIT_NUM_LAYERS {n}
+#define EDGEKIT_TOTAL_MACS {sum(macs) // 2}
+extern const char *const edgekit_layer_names[EDGEKIT_NUM_LAYERS];
+extern const uint32_t edgekit_layer_macs[EDGEKIT_NUM_LAYERS];
+extern void (*edgekit_layer_hook)(int layer_index);
+int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits, uint8_t *arena);
+#endif
+""")
+    lines += [f"const char *const edgekit_layer_names[{n}] = {{{', '.join(f'{chr(34)}{s}{chr(34)}' for s in names)}}};",
+              f"const uint32_t edgekit_layer_macs[{n}] = {{{', '.join(map(str, macs))}}};",
+              "void (*edgekit_layer_hook)(int layer_index);",
+              f"static int8_t xb[{maxx}], y1[{maxy}], y2[{maxy}], sk[{maxy}], scr[{maxs}];",
+              "static uint32_t seed;",
+              "static void fill(int8_t *p, int n, uint32_t s)",
+              "{ uint32_t v = seed * 2654435761u + s; for (int i = 0; i < n; i++) { v = v * 1664525u + 1013904223u;"
+              " p[i] = (int8_t)(v >> 24); } }",
+              "int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits, uint8_t *arena)",
+              "{", "    int bad = 0; uint32_t sum = 0; (void)arena;",
+              "    seed = (uint8_t)input[0] + 256u * (uint8_t)input[1];", *calls,
+              "    for (int j = 0; j < EDGEKIT_DENOISED_BYTES; j++) denoised[j] = input[j];",
+              "    logits[0] = (int8_t)bad; logits[1] = (int8_t)sum;", "    return 0;", "}"]
+    (out / "model.c").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("kset", list(SETS))
+def test_target_kernels_match_their_twins_under_qemu(build_fw, kset, tmp_path):
+    """The target build (Helium assembly and intrinsics on Cortex-M55, the unrolled rv32
+    blocks) against the portable twin compiled into the same firmware, on 40 random layers
+    (the twin is checked against the integer reference on the host above)."""
+    from edgekit.harness.device import open_device
+
+    rng = np.random.default_rng(5 + (kset == "riscv"))
+    layers = [random_layer(rng, transposed=i % 2 == 1, fused=i % 3 == 0) for i in range(40)]
+    layers += [random_layer(rng, t, f, shape=(9, 6, 16 if t else 15, 2, 40, 7)) for t in (False, True)
+               for f in (False, True)]
+    write_check_model(kset, layers, tmp_path / "model")
+    elf = build_fw(QEMU_BOARDS[kset], tmp_path / "model").path
+    with open_device(QEMU_BOARDS[kset], elf) as dev:
+        for k in range(2):
+            r = dev.infer(np.random.default_rng(k).integers(-128, 128, (2, 64)).astype(np.int8))
+            assert int(r.logits[0]) == 0, f"{int(r.logits[0])} of {len(layers)} layers differ from the twin"
+    fast, twin = sum(r.layer_counts[0::2]), sum(r.layer_counts[1::2])
+    assert 0 < fast < twin, (fast, twin)   # the target kernels ran (and are the faster ones)
+
+
+# --- the shipped model on the host with each set (its portable twins) ----------------------
+@pytest.mark.parametrize("kset", list(SETS))
+def test_shipped_model_with_the_set_is_bit_exact_on_the_host(kset, tmp_path):
+    """The whole model compiled with the set (host gcc: the portable twins) on 200 real test
+    windows: every conv layer is the set's kernel and every output equals the reference."""
+    import math
+
+    from edgekit.compiler import HostModel, compile_model
+    from edgekit.data import DataError, evaluation_windows, resolve_data_dir, split_records
+
+    try:
+        data_dir = resolve_data_dir()
+        records = split_records(data_dir)["test"]
+        ws = evaluation_windows(data_dir, records, "mixed", 6, per_record=math.ceil(200 / len(records)), seed=1)
+    except DataError as e:
+        pytest.fail(f"no real test windows: {e}")
+    x = np.asarray(ws.noisy, dtype=np.int8)[:200]
+    res = compile_model(Path(__file__).resolve().parents[1] / "models/acdae/model.onnx", "host", tmp_path,
+                        kernels=kset, build_object=False)
+    used = {row["name"]: row["kernel"] for row in res.report["layers"]}
+    convs = {op.name: f"{kset}/{op.kind}" for op in res.graph.ops if op.kind in ("conv1d", "conv_transpose1d")}
+    assert len(convs) == 12 and all(used[n] == want for n, want in convs.items()), used
+    got = HostModel(res.out_dir).run(x)
+    want = reference.run(res.graph, x)
+    for name, key in zip(res.graph.outputs, ("denoised", "logits")):
+        np.testing.assert_array_equal(got[key].reshape(want[name].shape), want[name], err_msg=f"{kset}: {name}")
