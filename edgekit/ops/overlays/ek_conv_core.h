@@ -70,23 +70,18 @@ static inline int32_t ek_requant(int32_t v, int32_t m, int32_t n, int32_t zp)
     return ek_clamp8((int32_t)q + zp);
 }
 
-static inline int8_t ek_epilogue(const ek_epi_t *e, int32_t acc, int32_t o, int32_t r, int32_t t)
+/* The fused add on the layer's clamped int8 output q and the skip value sk. */
+static inline int32_t ek_fused_add(const ek_epi_t *e, int32_t q, int32_t sk)
 {
-    const int32_t *mn = e->mn + o;
-    int32_t v = acc + e->bias[r * e->co + o];
-    int32_t q = (e->leaky && v < 0) ? ek_requant(v, mn[2 * e->co], mn[3 * e->co], e->y_zp)
-                                    : ek_requant(v, mn[0], mn[e->co], e->y_zp);
-    if (e->skip && (e->fast & 2)) {
-        int32_t a = q - e->q_zp, b = e->skip[o * e->lout + t] - e->s_zp;
+    if (e->fast & 2) {
+        int32_t a = q - e->q_zp, b = sk - e->s_zp;
         int32_t hsum = a * e->q_mh + b * e->s_mh, lsum = a * e->q_ml + b * e->s_ml;
-        q = ek_clamp8(((hsum + (lsum >> 16) + (1 << (e->add_n - 17))) >> (e->add_n - 16)) + e->add_zp);
-    } else if (e->skip) {
-        int64_t a = (int64_t)(q - e->q_zp) * e->q_m + (int64_t)(e->skip[o * e->lout + t] - e->s_zp) * e->s_m;
-        a = (a + ((int64_t)1 << (e->add_n - 1))) >> e->add_n;
-        a = a < -512 ? -512 : (a > 512 ? 512 : a);
-        q = ek_clamp8((int32_t)a + e->add_zp);
+        return ek_clamp8(((hsum + (lsum >> 16) + (1 << (e->add_n - 17))) >> (e->add_n - 16)) + e->add_zp);
     }
-    return (int8_t)q;
+    int64_t a = (int64_t)(q - e->q_zp) * e->q_m + (int64_t)(sk - e->s_zp) * e->s_m;
+    a = (a + ((int64_t)1 << (e->add_n - 1))) >> e->add_n;
+    a = a < -512 ? -512 : (a > 512 ? 512 : a);
+    return ek_clamp8((int32_t)a + e->add_zp);
 }
 
 /* The portable micro-kernel: acc[o*pb + i] = sum over ncg channel groups and `lanes` lanes
@@ -119,16 +114,57 @@ static inline void ek_fill_window(const int8_t *x, int32_t ci, int32_t lin, int3
             }
 }
 
+static inline int32_t ek_mulhi(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * b) >> 32);
+}
+
 /* The portable epilogue of one OB x PB block (acc[oo*PB + i]): channels o0.. (< co),
- * positions p.. (< p1). */
+ * positions p.. (< p1). With cfg[EK_FAST] (n > 32, int32 add) the per-channel shifts and
+ * rounding terms are set up once per channel; the layer's fields are read into locals
+ * first (the int8 stores may alias anything, so they would be reloaded after each store). */
 static inline void ek_epi_block(const ek_epi_t *e, const int32_t *acc, int32_t ob_, int32_t pb_, int32_t o0,
                                 int32_t p, int32_t p1, int32_t r, int32_t out0, int32_t ostep)
 {
-    for (int32_t oo = 0; oo < ob_ && o0 + oo < e->co; oo++)
-        for (int32_t i = 0; i < pb_ && p + i < p1; i++) {
-            int32_t t = out0 + (p + i) * ostep;
-            e->y[(o0 + oo) * e->lout + t] = ek_epilogue(e, acc[oo * pb_ + i], o0 + oo, r, t);
+    const int32_t co = e->co, lout = e->lout, y_zp = e->y_zp, leaky = e->leaky;
+    const int32_t np = p1 - p < pb_ ? p1 - p : pb_;
+    const int32_t *bias = e->bias + r * co, *mn = e->mn;
+    const int8_t *skip = e->skip;
+    int8_t *yy = e->y;
+    const int32_t base = out0 + p * ostep;
+    if (!(e->fast & 1) || (skip && !(e->fast & 2))) {
+        for (int32_t oo = 0; oo < ob_ && o0 + oo < co; oo++) {
+            const int32_t o = o0 + oo;
+            for (int32_t i = 0; i < np; i++) {
+                int32_t v = acc[oo * pb_ + i] + bias[o];
+                int32_t q = (leaky && v < 0) ? ek_requant(v, mn[2 * co + o], mn[3 * co + o], y_zp)
+                                             : ek_requant(v, mn[o], mn[co + o], y_zp);
+                if (skip) q = ek_fused_add(e, q, skip[o * lout + base + i * ostep]);
+                yy[o * lout + base + i * ostep] = (int8_t)q;
+            }
         }
+        return;
+    }
+    const int32_t qz = e->q_zp, qh = e->q_mh, ql = e->q_ml, sz = e->s_zp, sh = e->s_mh, sl = e->s_ml;
+    const int32_t an = e->add_n - 16, ar = skip ? 1 << (e->add_n - 17) : 0, az = e->add_zp;
+    for (int32_t oo = 0; oo < ob_ && o0 + oo < co; oo++) {
+        const int32_t o = o0 + oo, b = bias[o];
+        const int32_t mp = mn[o], rp = mn[co + o] - 32;
+        const int32_t mm = leaky ? mn[2 * co + o] : mp, rm = (leaky ? mn[3 * co + o] : mn[co + o]) - 32;
+        const int32_t hp = 1 << (rp - 1), hm = 1 << (rm - 1);
+        int8_t *y = yy + o * lout + base;
+        const int8_t *sk = skip ? skip + o * lout + base : 0;
+        for (int32_t i = 0; i < np; i++) {
+            int32_t v = acc[oo * pb_ + i] + b;
+            int32_t q = v < 0 ? (ek_mulhi(v, mm) + hm) >> rm : (ek_mulhi(v, mp) + hp) >> rp;
+            q = ek_clamp8(q + y_zp);
+            if (sk) {
+                int32_t qa = q - qz, sb = sk[i * ostep] - sz;
+                q = ek_clamp8(((qa * qh + sb * sh + ((qa * ql + sb * sl) >> 16) + ar) >> an) + az);
+            }
+            y[i * ostep] = (int8_t)q;
+        }
+    }
 }
 
 /* One set's kernel (returns 0; called from TIR with T.call_extern, which wants a value):
@@ -160,7 +196,8 @@ static inline void ek_epi_block(const ek_epi_t *e, const int32_t *acc, int32_t o
             int32_t pa = col0 >= 0 ? 0 : (-col0 + istep - 1) / istep;                                        \
             int32_t pz = lin - tp - col0 < 0 ? 0 : (lin - tp - col0) / istep + 1;                            \
             if (pz > np_all) pz = np_all;                                                                    \
-            pz = pz > pa ? pa + (pz - pa) / (PB) * (PB) : pa;  /* whole blocks only */                       \
+            pa = (pa + (PB)-1) / (PB) * (PB);  /* blocks on one grid from position 0: ceil(P / PB) */           \
+            pz = pz / (PB) * (PB);                                                                           \
             if (g_ != 1 || pa >= pz) pa = pz = np_all;                                                       \
             const int8_t *wr = w + (int32_t)r * nob * ncg * (OB)*lanes;                                       \
             for (int32_t p0 = 0; p0 < np_all;) {                                                             \
