@@ -20,7 +20,7 @@ import numpy as np
 CFG_FIELDS = ("transposed", "ci", "lin", "co", "lout", "k", "stride", "pad", "x_zp", "y_zp", "g", "tp", "chunk",
               "leaky", "has_add", "q_zp", "q_m", "s_zp", "s_m", "add_n", "add_zp", "ob", "q_mh", "q_ml", "s_mh",
               "s_ml", "fast")
-SCRATCH_BUDGET = 2048   # bytes of padded-window scratch a layer may ask for (more only if one block needs it)
+SCRATCH_BUDGET = 1024   # default bytes of padded-window scratch per layer (more only if one block needs it)
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,7 @@ class KernelSet:
     func: str            # the C entry point (ek_conv_core.h's EK_DEFINE_CONV)
     headers: tuple       # C_HEADERS, relative to the set's folder
     layout: object       # op -> Layout, or a str saying why the set declines the op
+    scratch_budget: int = SCRATCH_BUDGET   # bytes of window scratch per layer
 
 
 def claims(kset: KernelSet, step, graph) -> str | None:
@@ -156,7 +157,7 @@ def make_kernel(kset: KernelSet, k, graph):
 
     op, t = k.op, graph.tensors
     lay = kset.layout(op)
-    chunk, nscratch = chunk_and_scratch(op, graph, lay)
+    chunk, nscratch = chunk_and_scratch(op, graph, lay, kset.scratch_budget)
     geo = geometry(op, graph)
     folded = (conv_bias if op.kind == "conv1d" else convt_bias)(op)
     k.add_input("x", t[op.inputs[0]])
