@@ -162,34 +162,50 @@ def _c_array(name: str, a: np.ndarray, ctype: str) -> str:
     return f"static const {ctype} {name}[{max(a.size, 1)}] = {{{', '.join(str(int(v)) for v in a.ravel()) or '0'}}};"
 
 
-def write_check_model(kset: str, layers: list, out: Path) -> None:
+def write_check_model(kset: str, layers: list, out: Path, muls=()) -> None:
     """A firmware 'model' (the compiler's C API) whose layer 2i runs layer i's kernel and layer
     2i+1 its portable twin on the same pseudo-random input; logits[0] = layers whose outputs
-    differ (0 expected), logits[1] = a checksum of the outputs."""
+    differ (0 expected), logits[1] = a checksum of the outputs. layers: conv (op, post, graph);
+    muls: (C, L, a_zp, b_zp, y_zp, m, n) of ek_mul.h's broadcast mul, after them."""
     hdr, fast, twin = SETS[kset]
     out.mkdir(parents=True, exist_ok=True)
-    lines = ['#include "model.h"', f'#include "{OVERLAYS / "ek_conv_core.h"}"', f'#include "{OVERLAYS / hdr}"']
+    lines = ['#include "model.h"', f'#include "{OVERLAYS / "ek_conv_core.h"}"', f'#include "{OVERLAYS / hdr}"',
+             f'#include "{OVERLAYS / "ek_mul.h"}"']
     names, macs, calls = [], [], []
     maxx = maxy = maxs = 1
+    for i, (c, length, azp, bzp, yzp, m, n) in enumerate(muls, start=len(layers)):
+        maxx, maxy = max(maxx, c * length), max(maxy, c * length)
+        names += [f"l{i}_mul", f"l{i}_mul_twin"]
+        macs += [c * length] * 2
+        args = f"xb, sk, y{{}}, {c}, {length}, {azp}, {bzp}, {yzp}, {m}, {n}"
+        calls.append(f"""    fill(xb, {c * length}, {i}u + 1u); fill(sk, {c}, {i}u + 1001u);
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i - 1});
+    ek_mul_bcast({args.format(1)});
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i});
+    ek_mul_bcast_portable({args.format(2)});
+    if (edgekit_layer_hook) edgekit_layer_hook({2 * i + 1});
+    for (int j = 0; j < {c * length}; j++) {{ sum = sum * 31u + (uint8_t)y1[j]; if (y1[j] != y2[j]) {{ bad++; break; }} }}""")
+    conv_lines, conv_names, conv_macs, conv_calls = [], [], [], []
     for i, (op, post, graph) in enumerate(layers):
         lay = layout(kset, op)
         chunk, ns = bc.chunk_and_scratch(op, graph, lay, {"mve": mve_set, "riscv": riscv_set}[kset].SET.scratch_budget)
         fb = (conv_bias if op.kind == "conv1d" else convt_bias)(op)
-        lines += [_c_array(f"w{i}", bc.pack_weights(op, lay), "int8_t"), _c_array(f"b{i}", bc.bias(fb), "int32_t"),
+        conv_lines += [_c_array(f"w{i}", bc.pack_weights(op, lay), "int8_t"), _c_array(f"b{i}", bc.bias(fb), "int32_t"),
                   _c_array(f"mn{i}", bc.multipliers(op), "int32_t"),
                   _c_array(f"cfg{i}", bc.config(op, graph, lay, chunk, post), "int32_t")]
         g = bc.geometry(op, graph)
         nx, ny = g["ci"] * g["lin"], g["co"] * g["lout"]
         maxx, maxy, maxs = max(maxx, nx), max(maxy, ny), max(maxs, ns)
-        names += [f"l{i}_{kset}", f"l{i}_twin"]
-        macs += [op.macs(graph.tensors)] * 2
-        calls.append(f"""    fill(xb, {nx}, {i}u + 1u); fill(sk, {ny}, {i}u + 1001u); fill(y1, {ny}, 7u); fill(y2, {ny}, 9u);
+        conv_names += [f"l{i}_{kset}", f"l{i}_twin"]
+        conv_macs += [op.macs(graph.tensors)] * 2
+        conv_calls.append(f"""    fill(xb, {nx}, {i}u + 1u); fill(sk, {ny}, {i}u + 1001u); fill(y1, {ny}, 7u); fill(y2, {ny}, 9u);
     if (edgekit_layer_hook) edgekit_layer_hook({2 * i - 1});
     {fast}(xb, w{i}, b{i}, mn{i}, sk, scr, cfg{i}, y1);
     if (edgekit_layer_hook) edgekit_layer_hook({2 * i});
     {twin}(xb, w{i}, b{i}, mn{i}, sk, scr, cfg{i}, y2);
     if (edgekit_layer_hook) edgekit_layer_hook({2 * i + 1});
     for (int j = 0; j < {ny}; j++) {{ sum = sum * 31u + (uint8_t)y1[j]; if (y1[j] != y2[j]) {{ bad++; break; }} }}""")
+    lines, names, macs, calls = lines + conv_lines, conv_names + names, conv_macs + macs, conv_calls + calls
     n = len(names)
     (out / "model.h").write_text(f"""#ifndef EDGEKIT_MODEL_H
 #define EDGEKIT_MODEL_H
@@ -230,20 +246,24 @@ int32_t edgekit_model_run(const int8_t *input, int8_t *denoised, int8_t *logits,
 @pytest.mark.parametrize("kset", list(SETS))
 def test_target_kernels_match_their_twins_under_qemu(build_fw, kset, tmp_path):
     """The target build (Helium assembly and intrinsics on Cortex-M55, the unrolled rv32
-    blocks) against the portable twin compiled into the same firmware, on 40 random layers
-    (the twin is checked against the integer reference on the host above)."""
+    blocks) against the portable twin compiled into the same firmware, on 44 random conv
+    layers and 12 broadcast muls (the twins are checked against the integer reference on the
+    host: above, and tests/test_ops.py)."""
     from edgekit.harness.device import open_device
 
     rng = np.random.default_rng(5 + (kset == "riscv"))
     layers = [random_layer(rng, transposed=i % 2 == 1, fused=i % 3 == 0) for i in range(40)]
     layers += [random_layer(rng, t, f, shape=(9, 6, 16 if t else 15, 2, 40, 7)) for t in (False, True)
                for f in (False, True)]
-    write_check_model(kset, layers, tmp_path / "model")
+    muls = [(int(rng.integers(1, 70)), int(rng.integers(1, 70)), int(rng.integers(-128, 128)),
+             int(rng.integers(-128, 128)), int(rng.integers(-128, 128)), int(rng.integers(2**30, 2**31)),
+             int(rng.integers(33, 46))) for _ in range(12)]
+    write_check_model(kset, layers, tmp_path / "model", muls)
     elf = build_fw(QEMU_BOARDS[kset], tmp_path / "model").path
     with open_device(QEMU_BOARDS[kset], elf) as dev:
         for k in range(2):
             r = dev.infer(np.random.default_rng(k).integers(-128, 128, (2, 64)).astype(np.int8))
-            assert int(r.logits[0]) == 0, f"{int(r.logits[0])} of {len(layers)} layers differ from the twin"
+            assert int(r.logits[0]) == 0, f"{int(r.logits[0])} of {len(layers) + len(muls)} layers differ from the twin"
     fast, twin = sum(r.layer_counts[0::2]), sum(r.layer_counts[1::2])
     assert 0 < fast < twin, (fast, twin)   # the target kernels ran (and are the faster ones)
 
