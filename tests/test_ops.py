@@ -16,7 +16,8 @@ from edgekit.quant import reference
 from edgekit.quant.arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers
 from edgekit.quant.intgraph import IntGraph, Op, TensorInfo
 
-CASES_PER_OP = 4
+CASES_PER_OP = 4          # per op with the generic kernels
+CASES_PER_OVERLAY = 8     # per overlay: more shapes, since it may decline some
 
 
 # --- tiny graphs around one op -------------------------------------------------------------
@@ -169,7 +170,8 @@ KERNELS = [("generic", kind) for kind in ops.OPS] + [(s, kind) for s, kind, _ in
 def test_op_is_bit_exact_with_the_reference(kernel_set, kind, tmp_path):
     rng = np.random.default_rng(sum(map(ord, kernel_set + kind)))
     used = []
-    for i in range(CASES_PER_OP):
+    n_cases = CASES_PER_OP if kernel_set == "generic" else CASES_PER_OVERLAY
+    for i in range(n_cases):
         g = CASES[kind](rng)
         res = compile_model(g, "host", tmp_path / str(i), kernels=kernel_set, build_object=False)
         row = _layer(res.report, "op")
@@ -187,7 +189,7 @@ def test_op_is_bit_exact_with_the_reference(kernel_set, kind, tmp_path):
             diff = np.count_nonzero(got[api].reshape(want[name].shape) != want[name])
             assert diff == 0, f"case {i} ({row['kernel']}): {diff} of {want[name].size} values of {name} differ"
     if kernel_set != "generic":
-        assert used, f"{kernel_set}/{kind} claimed none of the {CASES_PER_OP} random cases: extend the cases"
+        assert used, f"{kernel_set}/{kind} claimed none of the {n_cases} random cases: extend the cases"
 
 
 # --- kernel sets and targets ----------------------------------------------------------------
@@ -233,6 +235,7 @@ def test_overlay_plumbing_constants_scratch_and_c_header(tmp_path):
     assert ex.report["arena_lower_bound_bytes"] == gen.report["arena_lower_bound_bytes"] + scratch
     assert ex.report["arena_bytes"] >= ex.report["arena_lower_bound_bytes"]
     model_c = (ex.out_dir / "model.c").read_text()
+    assert "static const int8_t op_w[3 * 3 * 6] __attribute__((aligned(4))) = {" in model_c
     assert "int16_t *const op_conv1d_xs = (int16_t *)(arena + " in model_c
     assert "op_conv1d_xs, " in model_c and "kernel example/conv1d" in model_c
     # the micro-kernel: its header copied next to kernels.c, included, called
@@ -263,3 +266,30 @@ def test_overlay_header_cross_compiles_clean_for_cortex_m7(tmp_path):
     res = compile_model(g, "cortex-m7", tmp_path, kernels="example", check_fit=False)
     assert _layer(res.report, "op")["kernel"] == "example/conv1d"
     assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"]
+
+
+def test_ops_reference_compiler_and_bench_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, edgekit.ops, edgekit.quant.reference, edgekit.compiler, edgekit.harness.bench; "
+            "edgekit.ops.all_overlays(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_registry_refuses_an_incomplete_overlay(tmp_path):
+    from types import SimpleNamespace
+
+    from edgekit.ops import KernelError, _check_overlay
+
+    ok = dict(KIND="conv1d", claims=lambda s, g: None, make_kernel=lambda k, g: k, build=lambda k, g: None,
+              __file__=str(tmp_path / "conv1d.py"))
+    _check_overlay(SimpleNamespace(**ok), "mine", "conv1d")
+    with pytest.raises(KernelError, match="mine/conv1d.py lacks build"):
+        _check_overlay(SimpleNamespace(**{**ok, "build": None}), "mine", "conv1d")
+    with pytest.raises(KernelError, match="must set KIND = 'conv1d'"):
+        _check_overlay(SimpleNamespace(**{**ok, "KIND": "dense"}), "mine", "conv1d")
+    with pytest.raises(KernelError, match="lists C header 'dot.h', which is not next to it"):
+        _check_overlay(SimpleNamespace(**ok, C_HEADERS=("dot.h",)), "mine", "conv1d")
+    (tmp_path / "dot.h").write_text("/* */\n")
+    _check_overlay(SimpleNamespace(**ok, C_HEADERS=("dot.h",)), "mine", "conv1d")

@@ -31,7 +31,7 @@ def _c_int(v: int, dtype: str) -> str:
     return str(v)
 
 
-def format_array(cname: str, arr: np.ndarray, comment: str) -> str:
+def format_array(cname: str, arr: np.ndarray, comment: str, align: int = 0) -> str:
     dtype = str(arr.dtype)
     ctype = C_TYPES[dtype]
     flat = arr.reshape(-1)
@@ -42,7 +42,8 @@ def format_array(cname: str, arr: np.ndarray, comment: str) -> str:
     lines = []
     for i in range(0, flat.size, row):
         lines.append("    " + ", ".join(_c_int(v, dtype) for v in flat[i:i + row]) + ",")
-    return (f"/* {comment} */\nstatic const {ctype} {cname}[{dims}] = {{\n" + "\n".join(lines) + "\n};\n")
+    attr = f" __attribute__((aligned({align})))" if align > 1 else ""
+    return (f"/* {comment} */\nstatic const {ctype} {cname}[{dims}]{attr} = {{\n" + "\n".join(lines) + "\n};\n")
 
 
 def model_h(graph: IntGraph, model_name: str, sha256: str, plan: MemoryPlan, num_layers: int,
@@ -175,7 +176,8 @@ def model_c(graph: IntGraph, kernels: list[Kernel], plan: MemoryPlan, weight_nam
             arr = k.consts[key]
             note = f" ({k.const_notes[key]})" if key in k.const_notes else ""
             out.append(format_array(weight_names[(op.name, key)], arr,
-                                    f"{op.name} {key}: {arr.dtype} {_shape(arr.shape)}{note}"))
+                                    f"{op.name} {key}: {arr.dtype} {_shape(arr.shape)}{note}",
+                                    k.const_align.get(key, 0)))
         if keys:
             out.append("\n")
     names = ",\n    ".join(_c_str(op.name) for op in graph.ops)

@@ -45,7 +45,7 @@ def make_kernel(step: Step, graph: IntGraph, func: str, kernel_set: str | None =
     try:
         mod, name, fallback = ops.pick(step, graph, kernel_set)
         k = Kernel(step, func, [], describe(step, graph), name=name, fallback=fallback,
-                   c_headers=ops.c_headers(mod) if name != ops.GENERIC else ())
+                   c_headers=ops.c_headers(mod) if name != ops.GENERIC else (), module=mod)
         return mod.make_kernel(k, graph)
     except KernelError as e:
         raise CompilerError(str(e)) from None
@@ -225,8 +225,7 @@ def build_kernels(graph: IntGraph, steps: list[Step], func_names: dict[int, str]
         kernels = select_kernels(graph, steps, func_names, kernel_set)
     funcs = {}
     for k in kernels:
-        module = ops.get(k.op.kind) if k.name == ops.GENERIC else ops.overlays_in(k.name.split("/")[0])[k.op.kind]
-        funcs[k.func] = _prim_func(k, graph, module)
+        funcs[k.func] = _prim_func(k, graph, k.module)
     tvm_target = Target({"kind": "c"})
     mod = tvm.IRModule(funcs)
     mod = tirx.transform.BindTarget(tvm_target.with_host(tvm_target))(mod)

@@ -9,12 +9,10 @@ from ..quant.intgraph import IntGraph, Op
 from .kernel import Kernel
 
 
-def reference(op: Op, a_: np.ndarray, b_: np.ndarray) -> np.ndarray:
+def reference(op: Op, a_: np.ndarray, b_: np.ndarray, value) -> np.ndarray:
+    """value(a - a_zp, b - b_zp) (int64 arrays) -> the sum before the rounding shift."""
     a = op.attrs
-    if op.kind == "mul":
-        acc = (a_.astype(np.int64) - a["a_zp"]) * (b_.astype(np.int64) - a["b_zp"]) * a["m"]
-    else:
-        acc = (a_.astype(np.int64) - a["a_zp"]) * a["ma"] + (b_.astype(np.int64) - a["b_zp"]) * a["mb"]
+    acc = value(a_.astype(np.int64) - a["a_zp"], b_.astype(np.int64) - a["b_zp"])
     return np.clip(rounding_shift(acc, a["n"]) + a["y_zp"], INT8_MIN, INT8_MAX).astype(np.int8)
 
 

@@ -31,7 +31,7 @@ def acc_bound(op: Op, graph: IntGraph) -> int:
 
 
 def reference(op: Op, args: list, graph: IntGraph | None = None) -> np.ndarray:
-    return ew.reference(op, args[0], args[1])
+    return ew.reference(op, args[0], args[1], lambda da, db: da * op.attrs["ma"] + db * op.attrs["mb"])
 
 
 def describe(op: Op, graph: IntGraph) -> str:

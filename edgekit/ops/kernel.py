@@ -42,10 +42,12 @@ class Kernel:
     summary: str                    # one line for comments and reports
     consts: dict[str, np.ndarray] = field(default_factory=dict)   # param key -> array
     const_notes: dict[str, str] = field(default_factory=dict)     # param key -> comment
+    const_align: dict[str, int] = field(default_factory=dict)     # param key -> byte alignment (> 1 only)
     time_split: tuple[int, int] | None = None   # interior [a, b) of the output-time loop `t`
     name: str = "generic"           # "generic" or "<kernel set>/<op>", e.g. "cortex_m_dsp/conv1d"
     fallback: str | None = None     # why the target's overlay did not take this step
     c_headers: tuple[Path, ...] = ()   # overlay C files #included at the top of kernels.c
+    module: Any = field(default=None, repr=False)   # the op or overlay module that builds it
 
     @property
     def op(self) -> Op:
@@ -56,15 +58,21 @@ class Kernel:
         self.args.append(KernelArg(cname, tensor.dtype, tuple(int(s) for s in tensor.shape), "tensor",
                                    tensor.name, True))
 
-    def add_const(self, cname: str, arr, note: str = "") -> None:
+    def add_const(self, cname: str, arr, note: str = "", align: int = 0) -> None:
         """A const array in flash, passed as `const <type> *cname`. Any layout the kernel
-        wants (reordered, padded, widened) is made here, at compile time."""
+        wants (reordered, padded, widened) is made here, at compile time. align: byte
+        alignment of the array (e.g. 4 to read int8 weights as 32-bit words); default the
+        element type's own."""
         arr = np.ascontiguousarray(arr)
         if str(arr.dtype) not in C_TYPES:
             raise KernelError(f"{self.op.name}: constant {cname} has dtype {arr.dtype}; use one of {list(C_TYPES)}")
         self.consts[cname] = arr
         if note:
             self.const_notes[cname] = note
+        if align > 1:
+            if align & (align - 1):
+                raise KernelError(f"{self.op.name}: alignment {align} of {cname} is not a power of 2")
+            self.const_align[cname] = int(align)
         self.args.append(KernelArg(cname, str(arr.dtype), tuple(arr.shape), "param", cname, True))
 
     def add_scratch(self, cname: str, dtype: str, n: int) -> None:

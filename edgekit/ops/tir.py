@@ -5,9 +5,14 @@ strides and constants of the layer are ordinary ints.
     def build(k, graph):
         def body(b):                          # b: C name -> tirx.Buffer, in signature order
             with T.grid(co, lo) as (o, t):
+                name(["o", "t"], [o, t])
                 acc = T.bind(call("my_dot", b["xs"], (t * stride,), b["w"], (o, 0, 0), kp))
                 T.buffer_store(b["y"], requant(k, b)(acc, b["bias"][o], o, t), [o, t])
         return prim_func(k, body)
+
+Loop variables are named v, v_1, ... unless named (`name(["o", "t"], [o, t])`): name them
+for readable C, and name the output-time loop `t` if the kernel sets `time_split` (the
+compiler splits the loop called `t` into edge / interior / edge).
 
 TVM is imported lazily (only the compiler calls build)."""
 from __future__ import annotations
@@ -28,6 +33,12 @@ def prim_func(k: Kernel, body):
             bufs = {a.cname: T.arg(a.cname, T.buffer(tuple(int(s) for s in a.shape), a.dtype)) for a in k.args}
             body(bufs)
     return ib.get()
+
+
+def name(names: list[str], variables: list):
+    """Give loop variables (from T.serial / T.grid) their C names."""
+    from tvm.script.ir_builder import IRBuilder
+    return IRBuilder.name_many(names, list(variables))
 
 
 def call(func: str, *args, dtype: str = "int32"):

@@ -42,7 +42,7 @@ def make_kernel(k: Kernel, graph: IntGraph) -> Kernel:
     length = int(t[op.inputs[0]].shape[1])
     pl, pr = (int(v) for v in op.attrs["pad"])
     k.add_input("x", t[op.inputs[0]])
-    k.add_const("w", wp, f"taps padded {kk} -> {kp} with zeros" if kp != kk else "")
+    k.add_const("w", wp, f"taps padded {kk} -> {kp} with zeros" if kp != kk else "", align=4)
     c.mac_consts(k, op, op.params["bias"].astype(np.int64), "bias (x - x_zp is formed in the scratch)")
     if k.step.post is not None:
         k.add_input("skip", t[k.step.inputs[-1]])
@@ -66,6 +66,7 @@ def build(k: Kernel, graph: IntGraph):
     def body(b):
         xs = b["xs"]
         with T.serial(0, ci) as ch:
+            tir.name(["c"], [ch])
             if pl:
                 with T.serial(0, pl) as j:
                     T.buffer_store(xs, T.int16(0), [ch * row + j])
@@ -76,6 +77,7 @@ def build(k: Kernel, graph: IntGraph):
                     T.buffer_store(xs, T.int16(0), [ch * row + pl + length + j])
         requant = tir.requant(k, b)
         with T.grid(co, lo) as (o, tt):
+            tir.name(["o", "t"], [o, tt])
             acc = T.bind(tir.call("ek_example_dot", xs, (tt * s,), row, b["w"], (o, 0, 0), ci, kp))
             T.buffer_store(b["y"], requant(acc, b["bias"][o], o, tt), [o, tt])
     return tir.prim_func(k, body)
