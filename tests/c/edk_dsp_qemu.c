@@ -80,9 +80,7 @@ int main(void) {
         line[k - 1] = '\n'; line[k] = 0;
         semi(0x04, line);
     }
-    static const uint32_t ex[2] = {0x20026u, 0};
-    uint32_t code[2] = {0x20026u, (uint32_t)(failed != 0)};
-    (void)ex;
+    uint32_t code[2] = {0x20026u, (uint32_t)(failed != 0)};   /* ADP_Stopped_ApplicationExit, status */
     semi(0x20, code);   /* SYS_EXIT_EXTENDED */
     for (;;) {}
 }
