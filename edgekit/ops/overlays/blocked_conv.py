@@ -168,7 +168,7 @@ def make_kernel(kset: KernelSet, k, graph):
     zp = int(op.attrs["x_zp"])
     k.add_const("bias", bias(int32_array(f"{op.name} folded bias", folded)),
                 f"(phase, Co): bias - x_zp * sum(w) (x_zp={zp} folded in)")
-    k.add_const("mn", multipliers(op), "rows m_pos, n_pos, m_neg, n_neg (requantize M0 and n by the sign of acc + bias)")
+    k.add_const("mn", multipliers(op), "rows m_pos, n_pos, m_neg, n_neg (M0, n by the sign of acc + bias)")
     k.add_const("cfg", config(op, graph, lay, chunk, k.step.post), "layer configuration (ek_conv_core.h, EK_CFG_LEN)")
     if k.step.post is not None:
         k.add_input("skip", t[k.step.inputs[-1]])
