@@ -232,8 +232,16 @@ def test_unknown_format_version_is_refused(tmp_path):
 
 def test_unsupported_op_names_node_and_supported_list():
     m = build_onnx(_random_qat_model())
-    m.graph.node[3].op_type = "Tanh"
-    with pytest.raises(UnsupportedModelError, match=r"\(Tanh\).*Supported ops: QuantizeLinear"):
+    m.graph.node[3].op_type = "Cos"
+    with pytest.raises(UnsupportedModelError, match=r"^Cos node '[^']+': unsupported op\. Supported ops: Quantize"):
+        load_intgraph(m)
+
+
+def test_activation_needing_a_table_without_qdq_is_named():
+    m = build_onnx(_random_qat_model())
+    node = next(n for n in m.graph.node if n.op_type == "LeakyRelu")
+    node.op_type = "Tanh"
+    with pytest.raises(UnsupportedModelError, match=r"^Tanh node .*only Relu and LeakyRelu fuse"):
         load_intgraph(m)
 
 
