@@ -1,10 +1,95 @@
-"""Shared by the scripts: turn the errors a user can fix into one 'error:' line and exit 2."""
+"""Shared by the scripts: turn the errors a user can fix into one 'error:' line and an exit code.
+
+Exit codes (the same for every script)::
+
+    EXIT_OK 0        everything worked (run/validate/bench: every window bit-exact)
+    EXIT_MISMATCH 1  the device disagreed with the reference
+    EXIT_USAGE 2     usage or setup error: bad option, missing/corrupt file, unknown target, tool missing
+    EXIT_BUILD 3     build failure: the C was generated but did not compile or link
+    EXIT_LINK 4      link lost or device fault
+
+API::
+
+    from edgekit.cli import main_guard, fail, UserError, EXIT_BUILD
+    def main() -> int:
+        ...
+        fail(f"{path}: not a valid ONNX file (...)")            # raises UserError -> exit 2
+        fail("firmware build failed: ...", EXIT_BUILD)           # -> exit 3
+    if __name__ == "__main__":
+        main_guard(main)      # sys.exit(main() or 0); expected errors -> one line on stderr
+
+An exception class is "expected" (printed as one line, no traceback) when it, or a base class,
+has an ``exit_code`` attribute (DataError, ModelFormatError, UnsupportedModelError, CompilerError,
+UnknownTargetError/TargetFileError: 2; firmware BuildError: 3); ``UserError`` carries its own code.
+Missing files and permission errors are usage errors (2); Ctrl-C exits 130 with one line. Anything
+else is a bug and keeps its traceback.
+"""
 from __future__ import annotations
 
 import argparse
 import shlex
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+EXIT_BUILD = 3
+EXIT_LINK = 4
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """An error the user can fix; ``code`` is the exit status main_guard exits with."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Stop with `error: message` on stderr and exit `code` (when running under main_guard)."""
+    raise UserError(message, code)
+
+
+def one_line(message: object, limit: int = 2000) -> str:
+    """The message on one line (newlines become ' | '), cut to `limit` characters."""
+    s = " | ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+def exit_code_of(e: BaseException) -> int | None:
+    """The exit code for an expected error, None for anything else (a bug)."""
+    if isinstance(e, UserError):
+        return e.code
+    code = getattr(type(e), "exit_code", None)
+    if isinstance(code, int):
+        return code
+    if isinstance(e, _FILE_ERRORS):
+        return EXIT_USAGE
+    return None
+
+
+def main_guard(main: Callable[[], int | None]) -> NoReturn:
+    """sys.exit(main() or 0), turning an expected error into `error: ...` on stderr + its exit code."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:  # noqa: BLE001 -- re-raised unless expected
+        code = exit_code_of(e)
+        if code is None:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        sys.exit(code)
+    sys.exit(code or 0)
 
 
 def command_line(script: str, argv=None) -> str:
@@ -12,16 +97,7 @@ def command_line(script: str, argv=None) -> str:
     return f"python scripts/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
-def run_main(main: Callable[[], int | None]) -> None:
-    from .data import DataError
-    from .quant.format import ModelFormatError
-    from .quant.onnx_import import UnsupportedModelError
-
-    try:
-        sys.exit(main() or 0)
-    except (DataError, ModelFormatError, UnsupportedModelError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+run_main = main_guard  # the older name, used by sweep.py
 
 
 def add_model_shape_args(p) -> None:

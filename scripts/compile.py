@@ -4,6 +4,7 @@
     python scripts/compile.py --target cortex-m7
     python scripts/compile.py --target riscv32 --model models/acdae/model.onnx --out build/riscv32
     python scripts/compile.py --target host --no-firmware
+    python scripts/compile.py --target cortex-m7 --kernels generic   # without the target's overlays
 
 Writes DIR/model.h, model.c, kernels.h, kernels.c (+ tvm/ stand-in headers) and
 DIR/compile.json, cross-compiles model.c + kernels.c with the target's toolchain at
@@ -12,8 +13,9 @@ MACs, arena and its lower bound, weights, code from *-size, stack from the .su f
 seconds), and, when edgekit.firmware.build is available, builds the firmware ELF for the
 target's default board into DIR/firmware/.
 
-Exit status: 0 ok, 2 the model or target cannot be compiled (message on stderr),
-3 the C was generated but the firmware build failed.
+Exit status (edgekit.cli): 0 ok; 2 usage or setup error: the model, target or board is
+missing, unknown or malformed, the model cannot be compiled, a toolchain is missing; 3 build
+failure: the generated C or the firmware did not compile or link. Errors are one line on stderr.
 """
 import argparse
 import json
@@ -23,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.compiler import (CompilerError, UnknownTargetError, UnsupportedModelError,  # noqa: E402
-                              compile_model, format_table, known_targets)
+from edgekit.cli import EXIT_BUILD, exit_code_of, fail, main_guard, one_line  # noqa: E402
+from edgekit.compiler import compile_model, format_table, known_targets  # noqa: E402
 from edgekit.compiler.driver import DEFAULT_MODEL, REPO  # noqa: E402
 
 
@@ -43,6 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(REPO)), help="ONNX QDQ model")
     p.add_argument("--out", help="output folder (default build/<target>)")
     p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
+    p.add_argument("--kernels", help="kernel set: generic, or an edgekit/ops/overlays set "
+                   "(default: the target's `kernels`)")
     p.add_argument("--no-fuse", action="store_true", help="one kernel per layer (do not fuse skip adds)")
     p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
     p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
@@ -54,11 +58,17 @@ def main(argv=None) -> int:
     model = Path(a.model)
     if not model.is_absolute() and not model.exists():
         model = REPO / model
-    try:
-        res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt)
-    except (CompilerError, UnknownTargetError, UnsupportedModelError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from edgekit.firmware.targets import load_board, load_target
+    target = load_target(a.target)  # an unknown target or a path fails here, before any file is written
+    board = a.board
+    if board is None and not a.no_firmware:
+        board = target.default_board
+    if board is not None:  # a typo fails here, before the slow compile
+        b = load_board(board)
+        if b.target != a.target:
+            fail(f"board {board} has target {b.target!r}, not {a.target!r}; give --target {b.target}")
+    res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
+                        kernels=a.kernels)
     rep = res.report
     print(json.dumps(rep, indent=1) if a.json else format_table(rep))
     print(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
@@ -68,16 +78,10 @@ def main(argv=None) -> int:
     if build_firmware is None:
         print("firmware: edgekit.firmware.build is not available; skipped")
         return 0
-    from edgekit.firmware.targets import known_boards, load_target
-    board = a.board or load_target(a.target).default_board
-    if board not in known_boards():
-        print(f"firmware: board {board!r} (default of {a.target}) is not defined in targets/boards; skipped")
-        return 0
     try:
         elf = build_firmware(res.out_dir, board, res.out_dir / "firmware")
     except Exception as e:  # noqa: BLE001 -- report any firmware failure, the C is still there
-        print(f"firmware build for {board} failed: {e}", file=sys.stderr)
-        return 3
+        fail(f"firmware build for {board} failed: {one_line(e)}", exit_code_of(e) or EXIT_BUILD)
     rep["firmware"] = {"board": board, "elf": str(getattr(elf, "path", elf)),
                        "flash_bytes": getattr(elf, "flash_bytes", None), "ram_bytes": getattr(elf, "ram_bytes", None)}
     rep["seconds_total"] = round(time.perf_counter() - t0, 3)
@@ -88,4 +92,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_guard(main)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import command_line, run_main  # noqa: E402
+from edgekit.cli import command_line, main_guard  # noqa: E402
 
 from edgekit.data import resolve_data_dir  # noqa: E402
 from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
@@ -73,4 +73,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    main_guard(main)

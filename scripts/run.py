@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.firmware.targets import known_boards, known_targets  # noqa: E402
+from edgekit.firmware.targets import known_boards, known_targets, load_board  # noqa: E402
 from edgekit.harness.pipeline import DEFAULT_MODEL, REPO, RunConfig, RunError, run  # noqa: E402
 
 
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    if a.board and a.qemu:
-        ap.error("--qemu picks the target's QEMU board; give either --qemu or --board")
+    if a.board and a.qemu and a.board in known_boards() and load_board(a.board).kind != "qemu":
+        ap.error(f"--qemu runs a QEMU board, and {a.board} is a real board: give --port instead")
     if a.windows < 1:
         ap.error("--windows must be at least 1")
     model = a.model

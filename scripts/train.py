@@ -19,12 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, command_line,  # noqa: E402
-                         model_shape, recipe, run_main)
+                         main_guard, model_shape, recipe)
 
 import torch  # noqa: E402
 
 from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
 from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
+from edgekit.model.checkpoint import load_torch_file  # noqa: E402
 from edgekit.model.train import LEARN_RANGES_IN, TrainConfig, train  # noqa: E402
 from edgekit.quant.export import export_model  # noqa: E402
 
@@ -43,8 +44,8 @@ def main(argv=None):
     add_recipe_args(p)
     p.add_argument("--qat-high-snr", type=float, default=TrainConfig.qat_high_snr_fraction, metavar="FRACTION",
                    help="share of each QAT epoch's windows drawn from the top 40%% of --snr-range (12-24 dB by "
-                        "default): it keeps the int8 model near float on nearly clean windows (README, 'int8 vs "
-                        "float'); 0: QAT draws like the float phase")
+                        "default): it keeps the int8 model near float on nearly clean windows (docs/experiments.md, "
+                        "'Which windows QAT trains on'); 0: QAT draws like the float phase")
     p.add_argument("--learn-ranges", action=argparse.BooleanOptionalAction, default=TrainConfig.learn_ranges,
                    help="QAT learns the activation ranges by gradient (LSQ) after calibration; "
                         "--no-learn-ranges: it tracks each batch's min/max by EMA")
@@ -124,7 +125,7 @@ def main(argv=None):
 
 def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
     """The float state dict at `path`, checked against the model shape before any data is read."""
-    state = torch.load(path, weights_only=True)
+    state = load_torch_file(path, "--init-float weights")
     try:
         ACDAE(model_cfg).load_state_dict(state)
     except RuntimeError as e:
@@ -142,4 +143,4 @@ def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    main_guard(main)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import onnx
 
+from ..firmware.protocol_limits import frame_check
 from ..quant.intgraph import IntGraph
 from . import emit, frontend, toolchain
-from .errors import ModelTooLargeError
-from .kernels import Kernel, build_kernels
-from .names import Namer
-from .planner import MemoryPlan, plan_memory
+from .errors import CompilerError, ModelTooLargeError
+from .. import ops
+from .kernels import Kernel, build_kernels, select_kernels
+from .names import Namer, display_name
+from .planner import MemoryPlan, plan_memory, scratch_name
 from .steps import Step, make_steps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,14 +56,17 @@ def _names(graph: IntGraph, steps: list[Step]) -> tuple[Namer, dict, dict]:
     return namer, func_names, tensor_names
 
 
-def compile_model(model_path: str | Path | onnx.ModelProto | None = None, target="host",
+def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = None, target="host",
                   out_dir: str | Path | None = None, *, build_object: bool = True, check_fit: bool = True,
-                  inplace: bool = True, fuse: bool = True, opt: str = "-O2") -> CompileResult:
+                  inplace: bool = True, fuse: bool = True, opt: str = "-O2",
+                  kernels: str | None = None) -> CompileResult:
     """Generate out_dir/{model.h, model.c, kernels.h, kernels.c, tvm/...} for `target` (a name
     from targets/ or a Target), cross-compile them (build_object) and write out_dir/compile.json.
 
     fuse: fuse each skip `add` into the conv before it (steps.py); inplace: let element-wise
     steps overwrite a dying operand (planner.py). Both keep the arithmetic bit-exact.
+    kernels: the kernel set (a package in edgekit/ops/overlays; "generic" forces the generic
+    kernels); default: the target's `kernels` (targets/*.toml).
 
     Raises UnknownTargetError, ToolchainMissingError, UnsupportedModelError,
     AccumulatorOverflowError, ModelTooLargeError (check_fit) with messages meant for people."""
@@ -78,14 +83,27 @@ def compile_model(model_path: str | Path | onnx.ModelProto | None = None, target
     steps = make_steps(g, fuse=fuse)
     namer, func_names, tensor_names = _names(g, steps)
     weight_names = {}
-    plan = plan_memory(g, steps, inplace=inplace)
+    kernel_set = ops.set_name(getattr(tgt, "kernels", "") if kernels is None else kernels)
+    try:
+        ops.overlays_in(kernel_set)
+    except ops.KernelError as e:
+        raise CompilerError(str(e)) from None
     t_gen = time.perf_counter()
-    c_kernels, kernels = build_kernels(g, steps, func_names)
+    chosen = select_kernels(g, steps, func_names, kernel_set)
+    scratch = {}
+    for k in chosen:
+        for a in k.scratch:
+            name = scratch_name(k.func, a.key)
+            scratch.setdefault(k.step.index, []).append((name, a.nbytes))
+            tensor_names[name] = namer(("s", name), f"{k.func}_{a.cname}")
+    plan = plan_memory(g, steps, inplace=inplace, scratch=scratch)
+    c_kernels, kernels = build_kernels(g, steps, func_names, tgt, kernel_set, chosen)
     t_tvm = time.perf_counter() - t_gen
     for k in kernels:
         for a in k.args:
             if a.source == "param":
                 weight_names[(k.op.name, a.key)] = namer(("w", k.op.name, a.key), f"{k.op.name}_{a.cname}")
+    namer.check()
     macs = [op.macs(g.tensors) for op in g.ops]
     weights_bytes = sum(int(arr.nbytes) for k in kernels for arr in k.consts.values())
     model_name = g.meta.get("edgekit_model_name") or g.name or "model"
@@ -100,13 +118,17 @@ def compile_model(model_path: str | Path | onnx.ModelProto | None = None, target
     for name, text in files.items():
         (out_dir / name).write_text(text)
         written.append(out_dir / name)
-    written += emit.write_headers(out_dir)
+    written += emit.write_headers(out_dir, kernels)
     t_generated = time.perf_counter()
 
     obj = toolchain.build_object(tgt, out_dir, opt) if build_object else None
     t_built = time.perf_counter()
 
     report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj)
+    report["kernels"] = kernel_set
+    # can the device protocol carry this model's input and outputs? (a warning: the C is fine)
+    report["stream"] = frame_check(*(g.tensors[t].nbytes for t in (g.inputs[0], *g.outputs[:2])), model_name,
+                                   [op.name for op in g.ops])
     report["seconds"] = round(t_built - t0, 3)
     report["seconds_tvm_kernels"] = round(t_tvm, 3)
     report["seconds_generate"] = round(t_generated - t0, 3)
@@ -128,6 +150,8 @@ def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs,
 
             layers.append({
                 "index": i, "name": op.name, "op": op.kind, "function": k.func, "step": k.step.index,
+                "kernel": k.name, "kernel_fallback": k.fallback if j == 0 else None,
+                "scratch_bytes": k.scratch_bytes if j == 0 else 0,
                 "fused_into": k.step.main.name if j else None,
                 "out": out.name, "out_shape": list(out.shape), "out_dtype": out.dtype, "macs": macs[i],
                 "weights_bytes": sum(int(arr.nbytes) for arr in k.consts.values()) if j == 0 else 0,
@@ -142,7 +166,7 @@ def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs,
         "target": tgt.name, "model": fe.source, "model_sha256": fe.sha256, "model_name": g.name,
         "layers_count": len(g.ops), "macs": sum(macs),
         "arena_bytes": plan.arena_bytes, "arena_lower_bound_bytes": plan.lower_bound_bytes,
-        "arena_ratio": round(plan.ratio, 4), "arena_lower_bound_no_inplace_bytes": plan.lower_bound_no_inplace,
+        "arena_ratio": round(plan.ratio, 4), "arena_scratch_bytes": plan.scratch_bytes, "arena_lower_bound_no_inplace_bytes": plan.lower_bound_no_inplace,
         "planner": plan.strategy, "in_place": dict(plan.inplace), "steps": len(kernels),
         "fused": [k.step.name for k in kernels if k.step.post is not None],
         "io_bytes": io_bytes, "weights_bytes": weights_bytes,
@@ -196,22 +220,24 @@ def check_fits(rep: dict) -> None:
 
 def format_table(rep: dict) -> str:
     rows = [f"{'#':>3} {'layer':<20}{'op':<18}{'out':<10}{'MACs':>10}{'weights':>9}{'code B':>8}{'stack B':>8}"
-            f"{'out @':>7}"]
+            f"{'out @':>7}  kernel"]
     for r in rep["layers"]:
         shape = "x".join(map(str, r["out_shape"]))
         off = "-" if r["out_offset"] is None else str(r["out_offset"])
         if not r["out_stored"]:
             off = "fused"
-        rows.append(f"{r['index']:>3} {r['name']:<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
-                    f"{_n(r['code_bytes']):>8}{_n(r['stack_bytes']):>8}{off:>7}")
+        rows.append(f"{r['index']:>3} {display_name(r['name'], 40):<20}{r['op']:<18}{shape:<10}{r['macs']:>10,}{r['weights_bytes']:>9,}"
+                    f"{_n(r['code_bytes']):>8}{_n(r['stack_bytes']):>8}{off:>7}  {_kernel(r)}")
     rows.append("")
     lb = rep["arena_lower_bound_bytes"]
     rows += [
-        f"target              {rep['target']}  ({rep.get('compiler', 'no object built')})",
+        f"target              {rep['target']}  ({rep.get('compiler', 'no object built')}), "
+        f"kernels {rep.get('kernels', 'generic')}",
         f"layers              {rep['layers_count']}",
         f"MACs                {rep['macs']:,}",
         f"arena               {rep['arena_bytes']:,} B  (lower bound {lb:,} B, ratio {rep['arena_ratio']:.3f}, "
-        f"planner '{rep['planner']}', {len(rep['in_place'])} in-place, {len(rep['fused'])} fused adds)",
+        f"planner '{rep['planner']}', {len(rep['in_place'])} in-place, {len(rep['fused'])} fused adds"
+        + (f", kernel scratch {rep['arena_scratch_bytes']:,} B" if rep.get("arena_scratch_bytes") else "") + ")",
         f"weights             {rep['weights_bytes']:,} B (const, flash)",
     ]
     if rep.get("code_bytes") is not None:
@@ -223,9 +249,22 @@ def format_table(rep: dict) -> str:
             f"flash / RAM needed  {rep['flash_needed_bytes']:,} / {rep['ram_needed_bytes']:,} B  (target "
             f"{_lim(rep['target_flash_bytes'])} / {_lim(rep['target_ram_bytes'])})",
         ]
+    st = rep.get("stream")
+    if st:
+        verdict = "ok" if st["streamable"] else "WARNING, cannot be streamed: " + "; ".join(st["problems"])
+        rows.append(f"stream frames       request {st['request_bytes']:,} B, reply {st['reply_bytes']:,} B "
+                    f"(protocol v{st['protocol_version']} limit {st['max_payload']:,} B): {verdict}")
     rows.append(f"seconds             {rep['seconds']:.2f}  (TVM kernels {rep['seconds_tvm_kernels']:.2f}, "
                 f"cross-compile {rep['seconds_cross_compile']:.2f})")
     return "\n".join(rows)
+
+
+def _kernel(r: dict) -> str:
+    """The layer's kernel, and why the target's overlay was not used when it was not."""
+    if r.get("fused_into"):
+        return "(fused)"
+    k = r.get("kernel", "generic")
+    return f"{k} ({r['kernel_fallback']})" if r.get("kernel_fallback") else k
 
 
 def _n(v) -> str:

@@ -64,7 +64,8 @@ class HostModel:
             raise ToolchainMissingError(f"host C compiler {cc!r} not found; install it: sudo apt-get install gcc")
         srcs = [self.out_dir / "model.c", self.out_dir / "kernels.c"]
         h = hashlib.sha256()
-        for p in srcs + [self.out_dir / "model.h", self.out_dir / "kernels.h"]:
+        headers = sorted(self.out_dir.glob("ops/*/*.h"))  # overlay micro-kernels kernels.c includes
+        for p in srcs + [self.out_dir / "model.h", self.out_dir / "kernels.h", *headers]:
             h.update(p.read_bytes())
         h.update(" ".join(HOST_CFLAGS).encode())
         lib = self.out_dir / "host" / f"libedgekit_model_{h.hexdigest()[:12]}.so"  # unique: dlopen caches by path

@@ -1,7 +1,7 @@
 """Execution steps: the layers in order, each step one C kernel call.
 
-A step is one IntGraph layer, or (fuse=True) a conv1d / conv_transpose1d / dense layer
-together with the `add` layer right after it, when the add is the only reader of the
+A step is one IntGraph layer, or (fuse=True) a layer whose op module says FUSES_ADD
+(conv1d / conv_transpose1d / dense) together with the `add` layer right after it, when the add is the only reader of the
 layer's output (the skip connections of ACDAE's decoder). The fused kernel applies the
 add in the same output loop, right after the requantize, so the intermediate int8 tensor
 is never stored and the output may overwrite the add's other operand in place (it is read
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import ops
 from ..quant.intgraph import IntGraph, Op
 
-FUSABLE_MAIN = ("conv1d", "conv_transpose1d", "dense")
-ELEMENTWISE = ("lut", "mul", "add")
 
 
 @dataclass
@@ -63,7 +62,7 @@ def make_steps(graph: IntGraph, fuse: bool = True) -> list[Step]:
         op = graph.ops[i]
         nxt = graph.ops[i + 1] if i + 1 < len(graph.ops) else None
         y = op.outputs[0]
-        if (fuse and nxt is not None and op.kind in FUSABLE_MAIN and nxt.kind == "add"
+        if (fuse and nxt is not None and ops.get(op.kind).FUSES_ADD and nxt.kind == "add"
                 and y in nxt.inputs and nxt.inputs.count(y) == 1 and readers.get(y, 0) == 1
                 and y not in graph.outputs and graph.tensors[y].dtype == "int8"):
             other = next(t for t in nxt.inputs if t != y)
@@ -76,7 +75,7 @@ def make_steps(graph: IntGraph, fuse: bool = True) -> list[Step]:
             continue
         out = op.outputs[0]
         cands = []
-        if op.kind in ELEMENTWISE:
+        if ops.get(op.kind).ELEMENTWISE:
             cands = [t for t in op.inputs if op.inputs.count(t) == 1 and _same(graph, t, out)]
         steps.append(Step(len(steps), [op], i, list(op.inputs), out, cands))
         i += 1

@@ -3,7 +3,7 @@
 FS = 360 Hz is the mitdb (and nstdb) sampling rate. WINDOW = 1024 samples = 2.84 s at 360 Hz,
 two to four beats. The denoising literature's default is 512 (1.42 s, one or two beats); with the
 same training steps 1024 raised the 0 dB mixed-noise score on the validation records from 7.77 to
-8.60 dB (README, Results): with several beats in view the model tells the repeating beat from the
+8.60 dB (docs/experiments.md, "Window length"): with several beats in view the model tells the repeating beat from the
 noise. It costs RAM (the arena doubles). Being a power of two, the device computes the per-window
 mean as a right shift instead of a division. SEGMENT = 4096 samples = 11.4 s (>= 10 s) is the
 AF scoring unit: WINDOWS_PER_SEGMENT = SEGMENT // WINDOW consecutive windows.
@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import wfdb
-
 from .errors import DataError
 from .paths import require_file, resolve_data_dir
+from .wfdb_read import read_annotations, read_header, read_signals
 
 FS = 360
 WINDOW = 1024
@@ -71,7 +70,7 @@ def _load_record(data_dir: str, name: str) -> Record:
     base = Path(data_dir) / "mitdb" / name
     what = f"mitdb record {name}"
     require_file(base.with_suffix(".hea"), what)
-    header = wfdb.rdheader(str(base))
+    header = read_header(base, what)
     if header.fs != FS:
         raise DataError(f"{what} is sampled at {header.fs} Hz, edgekit needs {FS} Hz: "
                         f"resample it to {FS} Hz first")
@@ -81,10 +80,10 @@ def _load_record(data_dir: str, name: str) -> Record:
         require_file(base.parent / f, what)
     require_file(base.with_suffix(".atr"), what + " (annotations)")
 
-    rec = wfdb.rdrecord(str(base), physical=False)
+    rec = read_signals(base, what, header)
     adc = np.ascontiguousarray(rec.d_signal.T).astype(np.int16)
     adc.flags.writeable = False  # shared through the cache
-    ann = wfdb.rdann(str(base), "atr")
+    ann = read_annotations(base, "atr", what + " (annotations)")
     symbols = list(ann.symbol)
     aux = [(a or "").strip("\x00 ") for a in (ann.aux_note or [""] * len(symbols))]
     samples = np.asarray(ann.sample, dtype=np.int64)

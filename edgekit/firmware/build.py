@@ -32,11 +32,11 @@ _COUNTER_FILE = {"arm": "counter_cortex_m.c", "riscv": "counter_riscv.c", "host"
 
 
 class BuildError(RuntimeError):
-    pass
+    exit_code = 3  # a build failure for edgekit.cli.main_guard (ToolchainMissingError: 2)
 
 
 class ToolchainMissingError(BuildError):
-    pass
+    exit_code = 2  # setup: install the toolchain
 
 
 @dataclass(frozen=True)

@@ -13,24 +13,138 @@ API (stable; the compiler uses it too)::
     t.flash_bytes        # budget of the tightest supported real board with this core
     t.ram_bytes          #   (0 = unlimited, host)
     t.default_board      # "mps2-an500"
+    t.kernels            # "cortex-m-dsp": the compiler's kernel set (edgekit/ops/overlays), "" = generic
     b = load_board("mps2-an500")
     b.target, b.kind ("qemu" | "hardware" | "host"), b.clock_hz, b.memory["ram"]["length"], ...
 
-Unknown names raise ``UnknownTargetError`` (a ``KeyError``/``ValueError``) listing the known ones.
+Unknown names, and names that are paths, raise ``UnknownTargetError`` (a ``KeyError``/``ValueError``)
+listing the known ones with a did-you-mean. Every file is checked against TARGET_SCHEMA or
+BOARD_SCHEMA (required keys, types, allowed values, no unknown keys, ``name`` = the file stem);
+a malformed file raises ``TargetFileError`` naming the file and the key.
 """
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
 BOARDS_DIR = TARGETS_DIR / "boards"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "firmware_templates"
+
+ARCHES = ("arm", "riscv", "host")
+BOARD_KINDS = ("qemu", "hardware", "host")
+COUNTERS = ("systick_icount", "dwt", "minstret", "mcycle", "host")
+_PLAIN = re.compile(r"[a-z0-9][a-z0-9._-]*")   # target/board names: a file stem, nothing more
 
 
 class UnknownTargetError(KeyError, ValueError):
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
+
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class TargetFileError(ValueError):
+    """A target or board TOML file is malformed; the message names the file and the field."""
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---- the schema of targets/*.toml and targets/boards/*.toml ------------------------------
+# One row per key: (type, required, choices). type: str, int (not bool), bool, "str_list",
+# "int_rows" (a list of lists of ints), or a nested schema (a TOML table). choices: a tuple,
+# or a function returning the allowed values. Adding a key = one row here + the dataclass field.
+def _templates(folder: str, prefix: str) -> tuple[str, ...]:
+    return tuple(sorted({p.name[len(prefix):].split(".")[0] for p in (TEMPLATES_DIR / folder).glob(prefix + "*")}))
+
+
+TARGET_SCHEMA = {
+    "name": (str, True, None),
+    "description": (str, False, None),
+    "arch": (str, True, ARCHES),
+    "toolchain_prefix": (str, True, None),
+    "cflags": ("str_list", False, None),
+    "link_flags": ("str_list", False, None),
+    "libs": ("str_list", False, None),
+    "apt_packages": ("str_list", False, None),
+    "flash_bytes": (int, True, None),
+    "ram_bytes": (int, True, None),
+    "default_board": (str, True, None),
+    "libc_probe": (str, False, None),
+    "kernels": (str, False, None),        # the target's kernel set (e.g. "cortex-m-dsp")
+}
+
+_MEMORY_REGION = {"origin": (int, True, None), "length": (int, True, None)}
+BOARD_SCHEMA = {
+    "name": (str, True, None),
+    "target": (str, True, None),
+    "kind": (str, True, BOARD_KINDS),
+    "description": (str, False, None),
+    "clock_hz": (int, True, None),
+    "startup": (str, True, lambda: _templates("startup", "startup_")),
+    "counter": (str, True, COUNTERS),
+    "stack_bytes": (int, False, None),
+    "extra_cflags": ("str_list", False, None),
+    "init_ops": ("int_rows", False, None),
+    "memory": ({"flash": (_MEMORY_REGION, True, None), "ram": (_MEMORY_REGION, True, None)}, False, None),
+    "uart": ({"driver": (str, True, lambda: _templates("uart", "uart_")), "base": (int, False, None),
+              "baud": (int, False, None), "clock_hz": (int, False, None), "lpuart": (bool, False, None)},
+             True, None),
+    "qemu": ({"binary": (str, True, None), "apt_package": (str, False, None), "machine": (str, True, None),
+              "args": ("str_list", False, None), "icount_shift": (int, False, None)}, False, None),
+    "flash": ({"tool": (str, True, None), "install_hint": (str, False, None), "command": ("str_list", True, None),
+               "reset": ("str_list", False, None)}, False, None),
+}
+
+
+def _type_ok(value, kind) -> bool:
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "str_list":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "int_rows":
+        return isinstance(value, list) and all(
+            isinstance(r, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in r) for r in value)
+    return isinstance(value, kind)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", "str_list": "a list of strings",
+               "int_rows": "a list of lists of integers"}
+
+
+def check_schema(d: dict, schema: dict, path: Path, where: str = "") -> None:
+    """TargetFileError naming the file and the key if `d` does not follow `schema`."""
+    for key in d:
+        if key not in schema:
+            raise TargetFileError(f"{path}: unknown key '{where}{key}'{did_you_mean(key, schema)}; "
+                                  f"known keys{' in [' + where[:-1] + ']' if where else ''}: {', '.join(schema)}")
+    for key, (kind, required, choices) in schema.items():
+        if key not in d:
+            if required:
+                raise TargetFileError(f"{path}: missing key '{where}{key}'")
+            continue
+        v = d[key]
+        if isinstance(kind, dict):
+            if not isinstance(v, dict):
+                raise TargetFileError(f"{path}: '{where}{key}' must be a table ([{where}{key}])")
+            check_schema(v, kind, path, f"{where}{key}.")
+            continue
+        if not _type_ok(v, kind):
+            raise TargetFileError(f"{path}: '{where}{key}' must be {_TYPE_NAMES[kind]}, got {v!r}")
+        if kind is int and v < 0:
+            raise TargetFileError(f"{path}: '{where}{key}' must not be negative, got {v}")
+        allowed = choices() if callable(choices) else choices
+        if allowed is not None and v not in allowed:
+            raise TargetFileError(f"{path}: '{where}{key}' = {v!r} is not one of {', '.join(allowed)}"
+                                  f"{did_you_mean(v, allowed)}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +161,7 @@ class Target:
     ram_bytes: int
     default_board: str
     libc_probe: str = ""            # a file gcc must find, else libc is not installed
+    kernels: str = ""               # kernel set of the compiler's overlays ("" = generic kernels)
 
     def tool(self, name: str) -> str:
         """Toolchain binary name, e.g. tool("size") -> "arm-none-eabi-size"."""
@@ -86,17 +201,34 @@ def known_boards() -> list[str]:
     return _names(BOARDS_DIR)
 
 
-def _read(folder: Path, name: str, what: str) -> dict:
+def _read(folder: Path, name: str, what: str, schema: dict) -> dict:
+    """The checked contents of folder/<name>.toml; `name` is a plain name, never a path."""
+    known = _names(folder)
+    if not isinstance(name, str) or not _PLAIN.fullmatch(name):
+        raise UnknownTargetError(f"{what} {name!r} is not a {what} name (a file stem in {folder.name}/, "
+                                 f"no path); known {what}s: {', '.join(known)}")
     path = folder / f"{name}.toml"
     if not path.is_file():
-        known = ", ".join(_names(folder))
-        raise UnknownTargetError(f"unknown {what} {name!r}; known {what}s: {known}")
-    with path.open("rb") as f:
-        return tomllib.load(f)
+        raise UnknownTargetError(f"unknown {what} {name!r}{did_you_mean(name, known)}; "
+                                 f"known {what}s: {', '.join(known)}")
+    try:
+        with path.open("rb") as f:
+            d = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise TargetFileError(f"{path}: TOML syntax error: {e}") from None
+    except UnicodeDecodeError as e:
+        raise TargetFileError(f"{path}: not UTF-8 text ({e})") from None
+    check_schema(d, schema, path)
+    if d["name"] != name:
+        raise TargetFileError(f"{path}: 'name' = {d['name']!r} must be the file name without .toml, {name!r}")
+    return d
 
 
 def load_target(name: str) -> Target:
-    d = _read(TARGETS_DIR, name, "target")
+    d = _read(TARGETS_DIR, name, "target", TARGET_SCHEMA)
+    for key in ("default_board",):
+        if not _PLAIN.fullmatch(d[key]):
+            raise TargetFileError(f"{TARGETS_DIR / (name + '.toml')}: '{key}' = {d[key]!r} is not a board name")
     cflags = tuple(d.get("cflags", ()))
     return Target(
         name=d["name"], description=d.get("description", ""), arch=d["arch"],
@@ -104,12 +236,19 @@ def load_target(name: str) -> Target:
         link_flags=tuple(d.get("link_flags", cflags)), libs=tuple(d.get("libs", ())),
         apt_packages=tuple(d.get("apt_packages", ())), flash_bytes=int(d["flash_bytes"]),
         ram_bytes=int(d["ram_bytes"]), default_board=d["default_board"],
-        libc_probe=d.get("libc_probe", ""),
+        libc_probe=d.get("libc_probe", ""), kernels=d.get("kernels", ""),
     )
 
 
 def load_board(name: str) -> Board:
-    d = _read(BOARDS_DIR, name, "board")
+    d = _read(BOARDS_DIR, name, "board", BOARD_SCHEMA)
+    if d["target"] not in known_targets():
+        raise TargetFileError(f"{BOARDS_DIR / (name + '.toml')}: 'target' = {d['target']!r} is not a known target"
+                              f"{did_you_mean(d['target'], known_targets())}; known: {', '.join(known_targets())}")
+    for i, op in enumerate(d.get("init_ops", ())):
+        if len(op) != 4 or not all(0 <= v < 2**32 for v in op):
+            raise TargetFileError(f"{BOARDS_DIR / (name + '.toml')}: 'init_ops' row {i}: {op} is not "
+                                  "[addr, clear, set, wait_mask] of 32-bit values")
     return Board(
         name=d["name"], target=d["target"], kind=d["kind"], description=d.get("description", ""),
         clock_hz=int(d["clock_hz"]), startup=d["startup"], counter=d["counter"],

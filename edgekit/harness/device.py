@@ -5,10 +5,18 @@
 
 Requests carry a sequence number; replies to other (stale) requests are discarded, error frames
 are recorded in ``dev.errors``. If a request times out or the device reports a transport error
-(bad CRC / length) for it, the device is flushed (max_request + 10 zero bytes: completes any
+(bad CRC / length) for it, the device is flushed (max_request + 12 zero bytes: completes any
 partial frame the device may be waiting on, then nothing in the zeros looks like a sync) and the
 request is sent again, at most ``retries`` times; ``dev.retried`` counts those. A transport error
 for another seq arriving while we wait also triggers a retry (our frame was probably swallowed).
+
+Noise in front of a request can make the device's parser swallow it (a false header announcing
+a long payload). So a request that got no byte back within ``nudge_s`` (0.5 s, or three times
+the slowest reply so far) is followed by one flush: a device that was waiting inside a false
+frame then rejects that frame at once and the request is retried, instead of waiting for the
+whole timeout; to a device that is still computing, zeros are harmless (nothing in them is a
+sync). Noise in front of a reply is the parser's job (protocol.FrameParser: impossible lengths,
+bad CRCs and stalls make it rescan). Every wait is bounded by ``timeout``.
 """
 from __future__ import annotations
 
@@ -49,9 +57,11 @@ class InferResult(NamedTuple):
 
 
 class Device:
-    def __init__(self, link, timeout: float = 10.0):
+    def __init__(self, link, timeout: float = 10.0, stall_s: float = 0.25, nudge_s: float = 0.5):
         self.link, self.timeout = link, timeout
-        self.parser = P.FrameParser(max_payload=16384)
+        self.parser = P.FrameParser(lengths=dict(P.REPLY_LENGTHS), stall_s=stall_s)
+        self.nudge_s = nudge_s
+        self.slowest_reply = 0.0
         self.frames: deque[P.Frame] = deque()
         self.errors: list[P.DeviceError] = []
         self.info: P.HelloInfo | None = None
@@ -68,7 +78,8 @@ class Device:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self.frames.extend(self.parser.feed(self.link.read(left)))
+            data = self.link.read(min(left, self.parser.stall_s / 2))
+            self.frames.extend(self.parser.feed(data) if data else self.parser.poll())
         f = self.frames.popleft()
         if f.type == P.ERROR:
             self.errors.append(P.decode_error(f))
@@ -89,8 +100,18 @@ class Device:
         """Send one request, return its reply (raise DeviceErrorReply / DeviceTimeout)."""
         seq = self.next_seq()
         self.link.write(P.encode_frame(type_, seq, payload))
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while (f := self.recv_frame(max(0.0, deadline - time.monotonic()))) is not None:
+        start = time.monotonic()
+        deadline = start + (self.timeout if timeout is None else timeout)
+        nudge = start + max(self.nudge_s, 3 * self.slowest_reply)
+        while True:
+            f = self.recv_frame(max(0.0, min(deadline, nudge) - time.monotonic()))
+            if f is None:
+                if time.monotonic() >= deadline:
+                    break
+                if not self.parser.buf:  # nothing at all came back: wake a swallowed request
+                    self.link.write(bytes(self._max_request() + P.OVERHEAD))
+                nudge = deadline
+                continue
             if f.type == P.ERROR and f.seq != seq and self.errors[-1].code in TRANSPORT_ERRORS:
                 # The device rejected a frame we did not send just now: our request may have
                 # been swallowed by a partial frame. Retrying is safe (replies carry seq).
@@ -101,13 +122,16 @@ class Device:
                 continue  # a stale reply
             if f.type == P.ERROR:
                 raise DeviceErrorReply(P.decode_error(f))
+            self.slowest_reply = max(self.slowest_reply, time.monotonic() - start)
             return f
         raise DeviceTimeout(f"no reply to request 0x{type_:02X} seq {seq} within the timeout")
 
+    def _max_request(self) -> int:
+        return self.info.max_request if self.info else 4096
+
     def flush(self) -> None:
         """Bring the device's parser back to hunting for a sync, whatever state it is in."""
-        max_request = self.info.max_request if self.info else 4096
-        self.link.write(bytes(max_request + P.OVERHEAD))
+        self.link.write(bytes(self._max_request() + P.OVERHEAD))
         self.drain()
 
     def _with_retries(self, type_: int, payload: bytes, retries: int, timeout: float | None) -> P.Frame:
@@ -125,23 +149,30 @@ class Device:
         raise AssertionError("unreachable")
 
     # ---- requests
-    def sync(self, deadline_s: float = 15.0) -> P.HelloInfo:
-        """Retry hello until the firmware answers (bytes sent before its UART is up are lost).
-        The wait per attempt grows from 50 ms, so a fast target syncs fast and a loaded
-        machine still gets there."""
-        end, wait = time.monotonic() + deadline_s, 0.05
-        while time.monotonic() < end:
+    def sync(self, deadline_s: float | None = None) -> P.HelloInfo:
+        """Retry hello until the firmware answers (bytes sent before its UART is up are lost),
+        for ``deadline_s`` (default: the device's timeout). The wait per attempt grows from
+        50 ms, so a fast target syncs fast and a loaded machine still gets there; from the
+        third attempt on, each is preceded by a flush (the device may sit in a false frame)."""
+        deadline_s = self.timeout if deadline_s is None else deadline_s
+        end, wait, attempt = time.monotonic() + deadline_s, 0.05, 0
+        while (left := end - time.monotonic()) > 0:
+            if attempt >= 2:
+                self.link.write(bytes(self._max_request() + P.OVERHEAD))
+            attempt += 1
             try:
-                info = self.hello(timeout=wait, retries=0)
+                info = self.hello(timeout=min(wait, left), retries=0)
                 self.drain(0.02)
                 return info
             except (DeviceTimeout, DeviceErrorReply):
                 wait = min(wait * 1.5, 1.0)
-        raise DeviceTimeout(f"device did not answer hello within {deadline_s} s")
+        raise DeviceTimeout(f"device did not answer hello within {deadline_s:g} s")
 
     def hello(self, timeout: float | None = None, retries: int = 2) -> P.HelloInfo:
         f = self._with_retries(P.HELLO, b"", retries, timeout)
         self.info = P.decode_hello(f.payload)
+        # from now on only this device's exact reply lengths are frames
+        self.parser.lengths = P.reply_lengths(self.info, len(f.payload))
         return self.info
 
     def infer(self, window: np.ndarray, retries: int = 2, timeout: float | None = None) -> InferResult:

@@ -260,8 +260,9 @@ def _example(workload, result: EvalResult, model: _Model) -> dict:
 
 
 def _layers(result: EvalResult, compile_rep: dict | None) -> list[dict]:
-    ops = {l["index"]: l["op"] for l in compile_rep["layers"]} if compile_rep else {}
-    return [{"index": l["index"], "name": l["name"], "op": ops.get(l["index"]), "macs": l["macs"],
+    rows = {l["index"]: l for l in compile_rep["layers"]} if compile_rep else {}
+    return [{"index": l["index"], "name": l["name"], "op": rows.get(l["index"], {}).get("op"), "macs": l["macs"],
+             "kernel": rows.get(l["index"], {}).get("kernel"),
              "count": l["count_p50"], "share": l["share"], "count_per_mac": l["count_per_mac"]}
             for l in result.layers()]
 

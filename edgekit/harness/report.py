@@ -135,10 +135,10 @@ def format_run(run: dict, top: int = 5) -> str:
     rows = [f"edgekit run: {run['target']} on {run['board']}", "=" * 72]
     rows += [f"{k:<{w}}{v}" for k, v in sec["summary"]]
     rows += ["", f"top {top} layers (median per window)",
-             f"  {'layer':<20}{'op':<18}{'MACs':>10}{unit:>14}{'share':>8}{'per MAC':>9}"]
+             f"  {'layer':<20}{'op':<18}{'MACs':>10}{unit:>14}{'share':>8}{'per MAC':>9}  kernel"]
     for l in sec["layers"][:top]:
         rows.append(f"  {l['name']:<20}{(l.get('op') or ''):<18}{l['macs']:>10,}{l['count']:>14,.0f}"
-                    f"{100 * l['share']:>7.1f}%{_fmt(l['count_per_mac'], 2):>9}")
+                    f"{100 * l['share']:>7.1f}%{_fmt(l['count_per_mac'], 2):>9}  {l.get('kernel') or '-'}")
     if sec["denoise"]:
         rows += ["", "denoising (from device outputs; SNR improvement = SNR out - SNR in)",
                  f"  {'input SNR':<11}{'windows':>8}{'SNR in':>9}{'SNR out':>9}{'improve':>9}{'RMSE mV':>9}{'PRD %':>8}"]
@@ -176,9 +176,10 @@ def run_markdown(run: dict) -> str:
         lines += ["", f"Metrics from the device's outputs equal those from the integer reference's: "
                       f"**{'yes' if run['metrics_equal_reference'] else 'NO'}**."]
     lines += ["", "## Per layer (median per window)", "",
-              f"| # | layer | op | MACs | {unit} | share | per MAC |", "|---:|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {l['index']} | {l['name']} | {l.get('op') or ''} | {l['macs']:,} | {_fmt(l['count'], 0)} | "
-              f"{100 * l['share']:.1f}% | {_fmt(l['count_per_mac'], 2)} |" for l in run["layers"]]
+              f"| # | layer | op | kernel | MACs | {unit} | share | per MAC |", "|---:|---|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {l['index']} | {l['name']} | {l.get('op') or ''} | {l.get('kernel') or '-'} | {l['macs']:,} | "
+              f"{_fmt(l['count'], 0)} | {100 * l['share']:.1f}% | {_fmt(l['count_per_mac'], 2)} |"
+              for l in run["layers"]]
     if run["mismatched_windows"]:
         lines += ["", f"Windows not bit-exact (first 20): {run['mismatched_windows'][:20]}"]
     lines += ["", "![latency](latency_hist.png)", "", "![layers](layers.png)", ""]

@@ -41,7 +41,7 @@ class ACDAEConfig:
     n_classes: int = 2
     leaky_slope: float = 0.125  # 1/8: the negative multiplier stays well inside int32 range
     # the input is the outermost skip: the decoder learns the correction. Without it (--no-residual)
-    # int8 gained ~0.2 dB at 0 dB but clean windows lost ~1 dB (README, "Without the input skip")
+    # int8 gained ~0.2 dB at 0 dB but clean windows lost ~1 dB (docs/experiments.md, "Without the input skip")
     residual: bool = True
     refine: int = 0  # extra stride-1 Conv1d + LeakyReLU per level (encoder, and decoder after the skip)
 

@@ -10,7 +10,7 @@ SUPPORTED_VERSIONS = (1,)
 
 
 class ModelFormatError(Exception):
-    pass
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 def read_sidecar(onnx_path: str | Path) -> dict | None:

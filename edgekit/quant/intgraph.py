@@ -34,7 +34,7 @@ mean              x int8 (C, L) -> (C, 1): requantize(sum_t (x - x_zp), m, n) (1
 concat            inputs along attrs axis (0 = channels, 1 = time), each requantized to the output
                   (attrs x_zps, ms, ns; ms[i] = 0 means same scale: y = x - x_zp + y_zp)
 softmax           over the last axis: exp table (params table int32 (256,)) of xmax - x, integer
-                  divide (see extra_ops.softmax)
+                  divide (see edgekit/ops/softmax.py)
 transpose         x int8 (C, L) -> (L, C)
 
 m_neg/n_neg differ from m_pos/n_pos only when a LeakyReLU (or a Relu: m_neg = 0) is fused.
@@ -45,8 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OP_KINDS = ("conv1d", "conv_transpose1d", "global_sum", "dense", "lut", "mul", "add",
-            "matmul", "maxpool", "avgpool", "mean", "concat", "softmax", "transpose")
+
+class UnsupportedModelError(Exception):
+    """The model uses something the integer graph, its reference or the compiler cannot handle."""
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 @dataclass
@@ -73,20 +75,8 @@ class Op:
     leaky_alpha: float | None = None  # for reports only; the arithmetic is in m_neg/n_neg
 
     def macs(self, tensors: dict[str, TensorInfo]) -> int:
-        out = tensors[self.outputs[0]].shape
-        if self.kind == "conv1d":
-            co, ci, k = self.params["w"].shape
-            return co * ci * k * out[1]
-        if self.kind == "conv_transpose1d":
-            ci, co, k = self.params["w"].shape
-            return ci * co * k * tensors[self.inputs[0]].shape[1]
-        if self.kind == "dense":
-            return int(self.params["w"].size)
-        if self.kind == "matmul":
-            return int(self.params["w"].size) * int(self.attrs["rows"])
-        if self.kind in ("mul", "add", "global_sum", "mean", "avgpool", "softmax"):
-            return int(np.prod(tensors[self.inputs[0]].shape))
-        return 0
+        from .. import ops  # the op modules import this one
+        return int(ops.get(self.kind).macs(self, tensors))
 
 
 @dataclass

@@ -25,9 +25,8 @@ import onnx
 from onnx import numpy_helper, shape_inference
 
 from .arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers
-from .extra_ops import avgpool_multipliers, softmax_params
 from .format import check_version
-from .intgraph import IntGraph, Op, TensorInfo
+from .intgraph import IntGraph, Op, TensorInfo, UnsupportedModelError  # noqa: F401 (re-exported)
 
 LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity")
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -48,10 +47,6 @@ POOL_OPS = ("GlobalAveragePool", "GlobalMaxPool", "MaxPool", "AveragePool", "Red
 OTHER_OPS = ("Add", "Sub", "Mul", "Concat", "Softmax")
 SUPPORTED_OPS = (("QuantizeLinear", "DequantizeLinear") + WEIGHTED_OPS + tuple(TABLE_FUNCTIONS) + POOL_OPS
                  + OTHER_OPS + LAYOUT_OPS)
-
-
-class UnsupportedModelError(Exception):
-    pass
 
 
 def _node_name(node) -> str:
@@ -474,7 +469,8 @@ class _Reader:
             return
         count_pad = int(self.attr(core, "count_include_pad", 0))
         attrs["count_include_pad"] = count_pad
-        m, n = avgpool_multipliers(x.scale, out.scale, kernel)
+        from ..ops import avgpool
+        m, n = avgpool.multipliers(x.scale, out.scale, kernel)
         self.ops.append(Op("avgpool", name, [x.name], [out.name], attrs=attrs, params={"m": m, "n": n}))
 
     def concat(self, core, out: TensorInfo):
@@ -502,7 +498,8 @@ class _Reader:
         axis = int(self.attr(core, "axis", -1)) % rank
         if axis != rank - 1:
             _fail(core, f"Softmax is supported over the last axis only, got axis={self.attr(core, 'axis', -1)}")
-        params, attrs = softmax_params(x, out, core, _fail)
+        from ..ops import softmax
+        params, attrs = softmax.params(x, out, f"{core.op_type} node {_node_name(core)!r}")
         self.ops.append(Op("softmax", self.op_name(core), [x.name], [out.name], attrs=attrs, params=params))
 
 
@@ -513,6 +510,25 @@ def _table(x: TensorInfo, out: TensorInfo, fn) -> np.ndarray:
     return np.clip(y, -128, 127).astype(np.int8)
 
 
+def _load_onnx(path: Path) -> onnx.ModelProto:
+    """The ModelProto in `path`; ModelFormatError naming the file if it is not one."""
+    from .format import ModelFormatError
+
+    try:
+        model = onnx.load(str(path))
+    except (IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # noqa: BLE001 -- protobuf raises DecodeError, RuntimeWarning, ValueError...
+        raise ModelFormatError(f"{path} is not a valid ONNX file ({type(e).__name__}: {e})") from None
+    if not model.graph.node or not model.graph.input or not model.graph.output:
+        raise ModelFormatError(f"{path} is not a valid ONNX file (no graph: it has no nodes, inputs or outputs)")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # noqa: BLE001 -- onnx.checker.ValidationError and its C++ relatives
+        raise ModelFormatError(f"{path} is not a valid ONNX model ({type(e).__name__}: {e})") from None
+    return model
+
+
 def load_intgraph(model: str | Path | onnx.ModelProto) -> IntGraph:
     """Build the IntGraph of a frozen int8 ONNX QDQ model (a path or a ModelProto)."""
     path = None
@@ -521,10 +537,7 @@ def load_intgraph(model: str | Path | onnx.ModelProto) -> IntGraph:
         if not path.exists():
             raise FileNotFoundError(f"model file {path} does not exist; train one with scripts/train.py "
                                     "or pass --model models/<name>/model.onnx")
-        try:
-            model = onnx.load(str(path))
-        except Exception as e:  # noqa: BLE001 -- protobuf raises several kinds
-            raise UnsupportedModelError(f"{path} is not a readable ONNX model: {str(e).splitlines()[0]}") from None
+        model = _load_onnx(path)
     props = {p.key: p.value for p in model.metadata_props}
     if "edgekit_format" in props or "edgekit_format_version" in props:
         check_version(props.get("edgekit_format"), props.get("edgekit_format_version"), path or "model")

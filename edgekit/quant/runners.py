@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..model.acdae import ACDAE, ACDAEConfig, INPUT_SCALE
+from ..model.checkpoint import load_torch_file
 from ..model.fakequant import freeze_ranges, set_qat
 from . import reference
 from .format import read_sidecar
@@ -34,7 +35,7 @@ def load_torch(model_dir: str | Path, which: str) -> ACDAE:
     path = model_dir / f"{which}.pt"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: scripts/train.py writes float.pt and qat.pt next to model.onnx")
-    model.load_state_dict(torch.load(path, weights_only=True))
+    model.load_state_dict(load_torch_file(path, f"{which} weights"))
     return (model.double() if which == "qat" else model).eval()
 
 

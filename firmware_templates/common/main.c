@@ -1,13 +1,14 @@
 /* edgekit device firmware: a framed binary protocol around edgekit_model_run().
  *
- * Frame (both directions), little-endian:
- *   0xA5 0x5A | type u8 | seq u8 | len u16 | payload[len] | crc32 u32
+ * Frame (both directions), little-endian (protocol version 2):
+ *   0xA5 0x5A | type u8 | seq u8 | len u32 | payload[len] | crc32 u32
  * crc32 = CRC-32/ISO-HDLC (zlib.crc32) over type, seq, len and payload.
  * Replies echo the request's seq. Any frame the device cannot accept gets an
  * ERROR frame; the parser then hunts for the next sync, so it never hangs on
  * bad input (a truncated frame is completed by the next bytes and fails its
  * CRC; the host can always flush it with max_request + 10 zero bytes).
- * The Python twin of this spec is edgekit/harness/protocol.py.
+ * The Python twin of this spec is edgekit/harness/protocol.py; the sizes are in
+ * edgekit/firmware/protocol_limits.py.
  */
 #include <stdint.h>
 #include <string.h>
@@ -16,15 +17,17 @@
 
 #define SYNC0 0xA5u
 #define SYNC1 0x5Au
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 
 enum { T_HELLO = 0x01, T_INFER = 0x02, T_HELLO_R = 0x81, T_INFER_R = 0x82, T_ERROR = 0x7F };
 enum { E_BAD_CRC = 1, E_BAD_LENGTH = 2, E_UNKNOWN_TYPE = 3, E_MODEL = 4, E_FAULT = 5 };
 
-/* The largest request is an infer window; nothing longer is ever buffered. */
+/* The largest request is an infer window; nothing longer is ever buffered:
+ * a header announcing more is rejected before a payload byte is stored. */
 #define MAX_REQUEST EDGEKIT_INPUT_BYTES
 
 static int8_t g_input[EDGEKIT_INPUT_BYTES] __attribute__((aligned(8)));
+_Static_assert(MAX_REQUEST <= sizeof g_input, "a request must fit the input buffer");
 static int8_t g_denoised[EDGEKIT_DENOISED_BYTES] __attribute__((aligned(8)));
 static int8_t g_logits[EDGEKIT_LOGITS_BYTES] __attribute__((aligned(8)));
 static uint8_t g_arena[EDGEKIT_ARENA_BYTES] __attribute__((aligned(8)));
@@ -65,14 +68,14 @@ static void tx_str(const char *s) /* u8 length + bytes, cut at 255 */
     tx_byte((uint8_t)n);
     tx_bytes(s, n);
 }
-static void tx_begin(uint8_t type, uint8_t seq, uint16_t len)
+static void tx_begin(uint8_t type, uint8_t seq, uint32_t len)
 {
     port_uart_putc(SYNC0);
     port_uart_putc(SYNC1);
     tx_crc = 0xFFFFFFFFu;
     tx_byte(type);
     tx_byte(seq);
-    tx_u16(len);
+    tx_u32(len);
 }
 static void tx_end(void)
 {
@@ -98,15 +101,16 @@ void edgekit_fault(uint32_t cause)
 }
 
 /* ---- requests */
-static uint16_t hello_length(void)
+static uint32_t hello_length(void)
 {
-    uint32_t n = 2 + 4 + 5 * 2 + 4 + 4 + 2 + 2 + 16;
-    n += 1 + strlen(EDGEKIT_MODEL_NAME) + 1 + strlen(EDGEKIT_BOARD_NAME);
+    uint32_t n = 2 + 4 + 9 * 4 + 16;
+    uint32_t m = (uint32_t)strlen(EDGEKIT_MODEL_NAME), b = (uint32_t)strlen(EDGEKIT_BOARD_NAME);
+    n += 1 + (m > 255u ? 255u : m) + 1 + (b > 255u ? 255u : b);
     for (int i = 0; i < EDGEKIT_NUM_LAYERS; i++) {
         uint32_t s = (uint32_t)strlen(edgekit_layer_names[i]);
         n += 1 + (s > 255u ? 255u : s) + 4;
     }
-    return (uint16_t)n;
+    return n;
 }
 
 static void do_hello(uint8_t seq)
@@ -116,15 +120,15 @@ static void do_hello(uint8_t seq)
     tx_byte(PROTOCOL_VERSION);
     tx_byte(EDGEKIT_COUNTER_KIND);
     tx_u32(EDGEKIT_CLOCK_HZ);
-    tx_u16(EDGEKIT_INPUT_CHANNELS);
-    tx_u16(EDGEKIT_INPUT_LENGTH);
-    tx_u16(EDGEKIT_INPUT_BYTES);
-    tx_u16(EDGEKIT_DENOISED_BYTES);
-    tx_u16(EDGEKIT_LOGITS_BYTES);
+    tx_u32(EDGEKIT_INPUT_CHANNELS);
+    tx_u32(EDGEKIT_INPUT_LENGTH);
+    tx_u32(EDGEKIT_INPUT_BYTES);
+    tx_u32(EDGEKIT_DENOISED_BYTES);
+    tx_u32(EDGEKIT_LOGITS_BYTES);
     tx_u32(EDGEKIT_ARENA_BYTES);
     tx_u32(EDGEKIT_TOTAL_MACS);
-    tx_u16(EDGEKIT_NUM_LAYERS);
-    tx_u16(MAX_REQUEST);
+    tx_u32(EDGEKIT_NUM_LAYERS);
+    tx_u32(MAX_REQUEST);
     tx_bytes(hash, 16);
     tx_str(EDGEKIT_MODEL_NAME);
     tx_str(EDGEKIT_BOARD_NAME);
@@ -161,9 +165,9 @@ static void do_infer(uint8_t seq)
         return;
     }
     tx_begin(T_INFER_R, seq,
-             (uint16_t)(4 + 2 + 4 * EDGEKIT_NUM_LAYERS + EDGEKIT_DENOISED_BYTES + EDGEKIT_LOGITS_BYTES));
+             (uint32_t)(4 + 4 + 4 * EDGEKIT_NUM_LAYERS + EDGEKIT_DENOISED_BYTES + EDGEKIT_LOGITS_BYTES));
     tx_u32(to_count(t1 - t0));
-    tx_u16(EDGEKIT_NUM_LAYERS);
+    tx_u32(EDGEKIT_NUM_LAYERS);
     /* Layer i = end(i) - end(i-1), both rounded from t0, so rounding never accumulates.
      * A hook that was never called (end still 0) or came out of order gives 0. */
     uint32_t prev = 0;
@@ -193,7 +197,7 @@ int main(void)
     edgekit_layer_hook = layer_hook;
 
     for (;;) {
-        uint8_t b, type, seq, lo, hi;
+        uint8_t b, type, seq;
         RX(b);
         if (b != SYNC0) continue;
         do RX(b); while (b == SYNC0); /* A5 A5 5A is still a sync */
@@ -202,15 +206,18 @@ int main(void)
         uint32_t crc = 0xFFFFFFFFu;
         RX(type); crc = crc_update(crc, type);
         RX(seq);  crc = crc_update(crc, seq);
-        RX(lo);   crc = crc_update(crc, lo);
-        RX(hi);   crc = crc_update(crc, hi);
-        uint16_t len = (uint16_t)(lo | (hi << 8));
+        uint32_t len = 0;
+        for (int i = 0; i < 4; i++) {
+            RX(b);
+            crc = crc_update(crc, b);
+            len |= (uint32_t)b << (8 * i);
+        }
         if (len > MAX_REQUEST) { /* reject at once, resume hunting */
-            send_error(E_BAD_LENGTH, type, seq, len);
+            send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             continue;
         }
         uint8_t *dst = (uint8_t *)g_input;
-        for (uint16_t i = 0; i < len; i++) {
+        for (uint32_t i = 0; i < len; i++) {
             RX(dst[i]);
             crc = crc_update(crc, dst[i]);
         }
@@ -220,17 +227,17 @@ int main(void)
             got |= (uint32_t)b << (8 * i);
         }
         if (got != ~crc) {
-            send_error(E_BAD_CRC, type, seq, len);
+            send_error(E_BAD_CRC, type, seq, (int32_t)len);
             continue;
         }
         if (type == T_HELLO) {
-            if (len != 0) send_error(E_BAD_LENGTH, type, seq, len);
+            if (len != 0) send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             else do_hello(seq);
         } else if (type == T_INFER) {
-            if (len != EDGEKIT_INPUT_BYTES) send_error(E_BAD_LENGTH, type, seq, len);
+            if (len != EDGEKIT_INPUT_BYTES) send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             else do_infer(seq);
         } else {
-            send_error(E_UNKNOWN_TYPE, type, seq, len);
+            send_error(E_UNKNOWN_TYPE, type, seq, (int32_t)len);
         }
     }
 }
