@@ -104,3 +104,76 @@ def test_unsupported_layer_is_one_line_naming_op_node_and_reason():
     msg = str(e.value)
     assert msg.startswith("Conv node '/conv/Conv': Conv with a 2-D kernel is not supported")
     assert "\n" not in msg
+
+
+# --- compiled: the C API from the graph, host bit-exact, all four targets ----------------
+@pytest.mark.parametrize("name", fm.MODELS)
+def test_foreign_model_compiles_and_the_host_build_is_bit_exact(name, tmp_path):
+    from edgekit.compiler import HostModel, compile_model
+
+    prefix = {"multi_io": "ecg", "tcn": "tcn"}.get(name, "edgekit")
+    res = compile_model(fm.build(name), "host", tmp_path, build_object=False, name=prefix)
+    g = res.graph
+    x = eort.quantize_inputs(g, fm.calibration_inputs(name, n=24, seed=3))
+    want = reference.run(g, x)
+    got = HostModel(res.out_dir).run({g.api_names[t]: x[t] for t in g.inputs})
+    for t in g.outputs:
+        assert np.array_equal(got[g.api_names[t]], want[t]), (name, g.api_names[t])
+    model_h = (res.out_dir / "model.h").read_text()
+    up = prefix.upper()
+    for io in res.report["inputs"] + res.report["outputs"]:
+        m = f"{up}_{io['c_name'].upper()}"
+        for suffix in ("DIMS", "ELEMS", "BYTES", "SCALE", "ZERO_POINT"):
+            assert f"#define {m}_{suffix} " in model_h
+    run = "edgekit_model_run" if prefix == "edgekit" else f"{prefix}_run"
+    assert f"int32_t {run}(" in model_h and f"#define {up}_ARENA_BYTES " in model_h
+
+
+def test_multi_io_c_api_is_named_after_the_graph(tmp_path):
+    from edgekit.compiler import compile_model
+
+    res = compile_model(fm.build("multi_io"), "host", tmp_path, build_object=False, name="ecg")
+    model_h = (res.out_dir / "model.h").read_text()
+    assert ("int32_t ecg_run(const int8_t *lead1, const int8_t *lead2, int8_t *denoised, int8_t *logits, "
+            "int8_t *embedding, uint8_t *arena);") in model_h
+    assert "#define ECG_EMBEDDING_DIM0 16" in model_h and "#define ECG_NUM_OUTPUTS 3" in model_h
+    assert "__tvm_ffi__library_ctx" not in (res.out_dir / "kernels.c").read_text()  # two models can link
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m7", "cortex-m55", "riscv32"])
+def test_foreign_models_cross_compile_for_every_target(target, tmp_path):
+    from edgekit.compiler import compile_model
+
+    for name in fm.MODELS:
+        res = compile_model(fm.build(name), target, tmp_path / name)
+        assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"], (name, res.report)
+        assert res.report["flash_needed_bytes"] <= res.report["target_flash_bytes"]
+
+
+QEMU_BOARDS = {"cortex-m7": "mps2-an500", "cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547", "riscv32": "virt"}
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("target", list(QEMU_BOARDS))
+def test_foreign_models_run_bit_exact_under_qemu(target, tmp_path):
+    """Each foreign model compiled for the target, in the firmware, streamed through QEMU: every
+    output of every window equals the integer reference."""
+    from edgekit.compiler import compile_model
+    from edgekit.firmware.build import build_firmware
+    from edgekit.harness.anymodel import IOLayout, run_windows
+    from edgekit.harness.device import open_device
+
+    board = QEMU_BOARDS[target]
+    for name in fm.MODELS:
+        res = compile_model(fm.build(name), target, tmp_path / name / "model")
+        elf = build_firmware(res.out_dir, board, tmp_path / name / "fw")
+        g = res.graph
+        x = eort.quantize_inputs(g, fm.calibration_inputs(name, n=3, seed=4))
+        want = reference.run(g, x)
+        with open_device(board, elf.path, timeout=20.0) as dev:
+            assert dev.info.model_hash == res.report["model_sha256"][:16]
+            got = run_windows(dev, IOLayout(res.report), {g.api_names[t]: x[t] for t in g.inputs})
+        for t in g.outputs:
+            assert np.array_equal(got[g.api_names[t]], want[t]), (target, name, g.api_names[t])

@@ -262,12 +262,23 @@ class _Reader:
             kind = core.op_type
         if kind in WEIGHTED_OPS:
             return self.weighted(core, act, out)
+        if kind == "Clip" and core.input[0] not in self.ints and \
+                getattr(self.producer.get(core.input[0]), "op_type", None) in WEIGHTED_OPS:
+            # Clip (e.g. ReLU6) right after a Conv/Gemm/MatMul: requantize to the output's scale,
+            # then clamp the int8 values to [q(min), q(max)] (clamping commutes with the rounding)
+            lo, hi = self.clip_bounds(core)
+            pre = self.add_tensor(f"{out.name}_unclipped", "int8", out.scale, out.zero_point, out.shape)
+            self.weighted(self.producer[core.input[0]], None, pre)
+            self.ops.append(Op("lut", self.op_name(core), [pre.name], [out.name],
+                               params={"table": _table(pre, out, lambda v: np.clip(v, lo, hi))}))
+            return
         if kind in TABLE_FUNCTIONS:
             if core.input[0] not in self.ints:
                 prev = self.producer.get(core.input[0])
                 if prev is not None and prev.op_type in WEIGHTED_OPS:
-                    _fail(core, f"directly after {prev.op_type} node {_node_name(prev)!r} only Relu and LeakyRelu "
-                                f"fuse into the requantize; put a QuantizeLinear/DequantizeLinear pair in between")
+                    _fail(core, f"directly after {prev.op_type} node {_node_name(prev)!r} only Relu, LeakyRelu "
+                                f"and Clip fuse into the requantize; put a QuantizeLinear/DequantizeLinear pair "
+                                f"in between")
             x = self.activation(core.input[0], core)
             if kind == "Clip":
                 lo, hi = self.clip_bounds(core)
