@@ -55,9 +55,9 @@ class HostModel:
             self.channels, self.length = self.inputs[0][1]
         self.lib_path = self._build(cc)
         self.lib = ctypes.CDLL(str(self.lib_path))
-        self._run = getattr(self.lib, rep.get("run_function", "edgekit_model_run") + "_io")
+        self._run = getattr(self.lib, rep.get("run_function", "edgekit_model_run"))  # (inputs.., outputs.., arena)
         self._run.restype = ctypes.c_int32
-        self._run.argtypes = [ctypes.c_void_p] * 3
+        self._run.argtypes = [ctypes.c_void_p] * (len(self.inputs) + len(self.outputs) + 1)
         names = (ctypes.c_char_p * self.num_layers).in_dll(self.lib, f"{self.prefix}_layer_names")
         self.layer_names = [s.decode() for s in names]
         self.layer_macs = list((ctypes.c_uint32 * self.num_layers).in_dll(self.lib, f"{self.prefix}_layer_macs"))
@@ -93,9 +93,7 @@ class HostModel:
         outs = [np.zeros(int(np.prod(shape)), np.int8) for _, shape in self.outputs]
         if arena is None:
             arena = self.new_arena()
-        in_ptrs = (ctypes.c_void_p * len(xs))(*[x.ctypes.data for x in xs])
-        out_ptrs = (ctypes.c_void_p * len(outs))(*[o.ctypes.data for o in outs])
-        rc = self._run(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs), arena.ctypes.data)
+        rc = self._run(*[x.ctypes.data for x in xs], *[o.ctypes.data for o in outs], arena.ctypes.data)
         if rc != 0:
             raise RuntimeError(f"{self.prefix} model run returned {rc}")
         return tuple(outs)

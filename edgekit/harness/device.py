@@ -118,8 +118,8 @@ class Device:
                 raise DeviceDesync(f"device reported {self.errors[-1].name} for seq {f.seq}")
             if f.type == P.ERROR and self.errors[-1].code == P.E_FAULT:
                 raise DeviceErrorReply(self.errors[-1])  # the firmware crashed: fail now
-            if f.seq != seq:
-                continue  # a stale reply
+            if f.seq != seq and not (type_ == P.HELLO and f.type == P.HELLO_R):
+                continue  # a stale reply (any hello reply answers a hello: they are all the same)
             if f.type == P.ERROR:
                 raise DeviceErrorReply(P.decode_error(f))
             self.slowest_reply = max(self.slowest_reply, time.monotonic() - start)
@@ -157,7 +157,9 @@ class Device:
         deadline_s = self.timeout if deadline_s is None else deadline_s
         end, wait, attempt = time.monotonic() + deadline_s, 0.05, 0
         while (left := end - time.monotonic()) > 0:
-            if attempt >= 2:
+            if attempt == 2 or (attempt > 2 and attempt % 5 == 0):
+                # not before every attempt: a slow emulated UART takes longer than the wait to
+                # swallow each flush, and a flush per attempt kept it behind for good
                 self.link.write(bytes(self._max_request() + P.OVERHEAD))
             attempt += 1
             try:
@@ -165,7 +167,7 @@ class Device:
                 self.drain(0.02)
                 return info
             except (DeviceTimeout, DeviceErrorReply):
-                wait = min(wait * 1.5, 1.0)
+                wait = min(wait * 1.5, 3.0)
         raise DeviceTimeout(f"device did not answer hello within {deadline_s:g} s")
 
     def hello(self, timeout: float | None = None, retries: int = 2) -> P.HelloInfo:
