@@ -14,19 +14,33 @@ noise at the SNRs in turn (window i at SNR i mod len). Writes REPORT/run.json, r
 latency_hist.png, layers.png, denoise_example.png (+ REPORT/model: the compiled C, REPORT/firmware:
 the ELF), prints the report.
 
-Exit status: 0 all windows bit-exact (and device metrics == reference metrics), 1 a mismatch,
-2 the run could not be set up (bad arguments, model missing or too large, toolchain missing).
+Every result is appended to REPORT/run.jsonl as it arrives; run.json and report.md are written
+from it also when the run stops early (link lost, SIGINT, SIGTERM), and
+
+  scripts/run.py --resume REPORT                                   # continue after the last window
+
+continues that run (same windows, same firmware; only --timeout, --port, --serial, --no-flash and
+--no-progress may change) and ends with the run.json an uninterrupted run gives (wall-clock facts
+aside: they are under its "session" key).
+
+Exit status (edgekit.cli): 0 all windows bit-exact (and device metrics == reference metrics),
+1 a mismatch, 2 usage or setup error (bad arguments, unknown board or target, model, ELF, port,
+QEMU or flash tool missing, model too large), 3 build failure, 4 link lost or device fault
+(the run can be resumed), 130 / 143 interrupted by SIGINT / SIGTERM (resumable too). Every
+expected failure is one `error: ...` line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgekit.cli import exit_code_of, one_line  # noqa: E402
 from edgekit.firmware.targets import known_boards, known_targets, load_board  # noqa: E402
-from edgekit.harness.pipeline import DEFAULT_MODEL, REPO, RunConfig, RunError, run  # noqa: E402
+from edgekit.harness.pipeline import DEFAULT_MODEL, REPO, Interrupted, RunConfig, run  # noqa: E402
 
 
 def parse_snrs(text: str) -> tuple[float, ...]:
@@ -43,7 +57,29 @@ def parse_snrs(text: str) -> tuple[float, ...]:
     return snrs
 
 
+def _terminated(signum, frame):
+    raise Interrupted()
+
+
 def main(argv=None) -> int:
+    """The command; expected errors become one `error:` line on stderr and their exit code."""
+    old = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(argv)
+    except Exception as e:  # noqa: BLE001 -- re-raised unless expected (a bug keeps its traceback)
+        code = exit_code_of(e)
+        if code is None:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt as e:  # before the stream started: nothing to save
+        print("error: interrupted", file=sys.stderr)
+        return 143 if isinstance(e, Interrupted) else 130
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", help=f"one of: {', '.join(known_targets())}")
     where = ap.add_mutually_exclusive_group()
@@ -65,9 +101,22 @@ def main(argv=None) -> int:
     ap.add_argument("--report", "--out", dest="report", help="report directory (default out/<target>)")
     ap.add_argument("--elf", help="run this firmware instead of compiling and building one")
     ap.add_argument("--serial", choices=("socket", "pty"), default="socket", help="QEMU serial mode")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    ap.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds for every wait: QEMU's start, the hello, each window (default 10)")
+    ap.add_argument("--no-flash", action="store_true", help="a real board that already runs the firmware: "
+                    "do not flash it, just open --port")
+    ap.add_argument("--resume", metavar="REPORT", help="continue the run whose report folder is REPORT")
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
+    if a.timeout <= 0:
+        ap.error("--timeout must be positive")
+    if a.resume:
+        given = [f"--{k}" for k in ("target", "board", "elf", "report") if getattr(a, k)]
+        if given:
+            ap.error(f"--resume continues the logged run as it was: drop {', '.join(given)}")
+        return _report(run(RunConfig(report_dir=a.resume, port=a.port, serial=a.serial, timeout=a.timeout,
+                                     flash=not a.no_flash, progress=not a.no_progress, resume=True),
+                           log=lambda m: print(m, flush=True)))
     if a.board and a.qemu and a.board in known_boards() and load_board(a.board).kind != "qemu":
         ap.error(f"--qemu runs a QEMU board, and {a.board} is a real board: give --port instead")
     if a.windows < 1:
@@ -78,22 +127,11 @@ def main(argv=None) -> int:
     cfg = RunConfig(target=a.target, board=a.board, port=a.port, model=model, windows=a.windows,
                     snrs=a.snr, noise=a.noise, segments=a.segments, seed=a.seed, data_dir=a.data_dir,
                     report_dir=a.report, elf=a.elf, serial=a.serial, timeout=a.timeout,
-                    progress=not a.no_progress)
-    try:
-        out = run(cfg, log=lambda m: print(m, flush=True))
-    except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 -- setup errors that name their fix (toolchain, data, model)
-        from edgekit.compiler import CompilerError, UnsupportedModelError
-        from edgekit.data import DataError
-        from edgekit.firmware.build import BuildError
-        from edgekit.harness.board import BoardError
-        from edgekit.harness.qemu import QemuError
-        if isinstance(e, (CompilerError, UnsupportedModelError, DataError, BuildError, QemuError, BoardError)):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
+                    flash=not a.no_flash, progress=not a.no_progress)
+    return _report(run(cfg, log=lambda m: print(m, flush=True)))
+
+
+def _report(out) -> int:
     from edgekit.harness.report import format_run
     print()
     print(format_run(out.run))
