@@ -174,6 +174,34 @@ def test_foreign_models_run_bit_exact_under_qemu(target, tmp_path):
         want = reference.run(g, x)
         with open_device(board, elf.path, timeout=20.0) as dev:
             assert dev.info.model_hash == res.report["model_sha256"][:16]
+            assert [(io["kind"], io["name"], io["shape"]) for io in dev.info.io] == \
+                [("input", g.api_names[t], list(g.tensors[t].shape)) for t in g.inputs] + \
+                [("output", g.api_names[t], list(g.tensors[t].shape)) for t in g.outputs]
             got = run_windows(dev, IOLayout(res.report), {g.api_names[t]: x[t] for t in g.inputs})
         for t in g.outputs:
             assert np.array_equal(got[g.api_names[t]], want[t]), (target, name, g.api_names[t])
+
+
+def test_firmware_hello_reports_the_io_table_and_streams_any_model(tmp_path):
+    """The firmware built for the host board (a process speaking the protocol on a pipe)."""
+    from edgekit.compiler import compile_model
+    from edgekit.firmware.build import build_firmware
+    from edgekit.harness.anymodel import IOLayout, run_windows
+    from edgekit.harness.device import open_device
+
+    res = compile_model(fm.build("multi_io"), "host", tmp_path / "model", build_object=False)
+    elf = build_firmware(res.out_dir, "host", tmp_path / "fw")
+    g = res.graph
+    x = eort.quantize_inputs(g, fm.calibration_inputs("multi_io", n=4, seed=6))
+    with open_device("host", elf.path) as dev:
+        io = dev.info.io
+        got = run_windows(dev, IOLayout(res.report), {g.api_names[t]: x[t] for t in g.inputs})
+    assert [(d["kind"], d["name"], d["dtype"], d["shape"]) for d in io] == [
+        ("input", "lead1", "int8", [1, 128]), ("input", "lead2", "int8", [1, 128]),
+        ("output", "denoised", "int8", [1, 128]), ("output", "logits", "int8", [4]),
+        ("output", "embedding", "int8", [16])]
+    assert io[3]["scale"] == pytest.approx(g.tensors[g.outputs[1]].scale, rel=1e-6)
+    assert io[3]["zero_point"] == g.tensors[g.outputs[1]].zero_point
+    want = reference.run(g, x)
+    for t in g.outputs:
+        assert np.array_equal(got[g.api_names[t]], want[t])

@@ -128,8 +128,38 @@ static uint32_t hello_length(void)
         uint32_t s = (uint32_t)strlen(edgekit_layer_names[i]);
         n += 1 + (s > 255u ? 255u : s) + 4;
     }
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    n += 2;
+    for (int i = 0; i < EDGEKIT_NUM_INPUTS + EDGEKIT_NUM_OUTPUTS; i++) {
+        const edgekit_io_t *io = i < EDGEKIT_NUM_INPUTS ? &edgekit_inputs[i] : &edgekit_outputs[i - EDGEKIT_NUM_INPUTS];
+        uint32_t s = (uint32_t)strlen(io->name);
+        n += 1 + (s > 255u ? 255u : s) + 1 + 1 + 4 * io->dims + 4 + 4;
+    }
+#endif
     return n;
 }
+
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+/* The I/O table after the layers: u8 inputs, u8 outputs, then per tensor (inputs first):
+ * name (u8 length + bytes), dtype u8 (0 = int8), dims u8, dims x u32 shape, scale f32,
+ * zero point i32. */
+static void tx_io_table(void)
+{
+    tx_byte((uint8_t)EDGEKIT_NUM_INPUTS);
+    tx_byte((uint8_t)EDGEKIT_NUM_OUTPUTS);
+    for (int i = 0; i < EDGEKIT_NUM_INPUTS + EDGEKIT_NUM_OUTPUTS; i++) {
+        const edgekit_io_t *io = i < EDGEKIT_NUM_INPUTS ? &edgekit_inputs[i] : &edgekit_outputs[i - EDGEKIT_NUM_INPUTS];
+        uint32_t bits;
+        tx_str(io->name);
+        tx_byte(0u);
+        tx_byte((uint8_t)io->dims);
+        for (uint32_t d = 0; d < io->dims; d++) tx_u32(io->shape[d]);
+        memcpy(&bits, &io->scale, sizeof bits);
+        tx_u32(bits);
+        tx_u32((uint32_t)io->zero_point);
+    }
+}
+#endif
 
 static void do_hello(uint8_t seq)
 {
@@ -154,6 +184,9 @@ static void do_hello(uint8_t seq)
         tx_str(edgekit_layer_names[i]);
         tx_u32(edgekit_layer_macs[i]);
     }
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    tx_io_table();
+#endif
     tx_end();
 }
 
