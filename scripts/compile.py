@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
     p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
     p.add_argument("--board", help="board for the firmware ELF (default: the target's default board)")
+    p.add_argument("--name", default="edgekit", help="C symbol prefix: --name ecg gives ecg_run(...), ECG_ARENA_BYTES "
+                   "(default edgekit: edgekit_model_run; the firmware needs the default)")
     p.add_argument("--json", action="store_true", help="print compile.json instead of the table")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -68,11 +70,11 @@ def main(argv=None) -> int:
         if b.target != a.target:
             fail(f"board {board} has target {b.target!r}, not {a.target!r}; give --target {b.target}")
     res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
-                        kernels=a.kernels)
+                        kernels=a.kernels, name=a.name)
     rep = res.report
     print(json.dumps(rep, indent=1) if a.json else format_table(rep))
     print(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
-    if a.no_firmware:
+    if a.no_firmware or a.name != "edgekit":
         return 0
     build_firmware = _firmware_hook()
     if build_firmware is None:

@@ -75,6 +75,105 @@ def case_conv1d(rng):
     return _graph(rng, (ci, length), [op, _fused_add(rng, "y1", "x", "y", rng.random() < 0.5)], t, "y")
 
 
+def case_conv1d_grouped(rng):
+    """conv1d with group (depthwise or another count) and dilation."""
+    g = int(rng.choice([1, 2, 3]))
+    cig = int(rng.integers(1, 3))
+    ci = g * cig
+    depthwise = rng.random() < 0.5
+    co = ci if depthwise else g * int(rng.integers(1, 3))
+    if depthwise:
+        g, cig = ci, 1
+    k, d, s = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 3))
+    span = d * (k - 1) + 1
+    pad = (int(rng.integers(0, span)), int(rng.integers(0, span)))
+    length = int(rng.integers(span, 40))
+    lo = (length + pad[0] + pad[1] - span) // s + 1
+    w = rng.integers(-127, 128, (co, cig, k)).astype(np.int8)
+    op = Op("conv1d", "op", ["x"], ["y"], attrs={"stride": s, "pad": pad, "group": g, "dilation": d, **_zps(rng)},
+            params={"w": w, **_requant_params(rng, co, cig * k, rng.random() < 0.5)})
+    return _graph(rng, (ci, length), [op], {"y": TensorInfo("y", (co, lo), "int8")}, "y")
+
+
+def _pool_case(rng, kind):
+    ch, kk = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+    s = int(rng.integers(1, 4))
+    pad = (int(rng.integers(0, kk)), int(rng.integers(0, kk)))
+    length = int(rng.integers(kk, 40))
+    lo = (length + pad[0] + pad[1] - kk) // s + 1
+    attrs = {"kernel": kk, "stride": s, "pad": pad, **_zps(rng)}
+    params = {}
+    if kind == "avgpool":
+        attrs["count_include_pad"] = int(rng.integers(0, 2))
+        m, n = ops.avgpool.multipliers(float(rng.uniform(0.5, 2.0)), 1.0, kk)
+        params = {"m": m, "n": n}
+    elif rng.random() < 0.5:
+        attrs["m"], attrs["n"] = quantize_multiplier(float(rng.uniform(0.3, 2.0)))
+    op = Op(kind, "op", ["x"], ["y"], attrs=attrs, params=params)
+    return _graph(rng, (ch, length), [op], {"y": TensorInfo("y", (ch, lo), "int8")}, "y")
+
+
+def case_maxpool(rng):
+    return _pool_case(rng, "maxpool")
+
+
+def case_avgpool(rng):
+    """Includes exact ties: the multiplier 1/count is exact for counts that are powers of two."""
+    g = _pool_case(rng, "avgpool")
+    if rng.random() < 0.5:
+        k = g.ops[0].attrs["kernel"]
+        g.ops[0].params["m"], g.ops[0].params["n"] = ops.avgpool.multipliers(1.0, 1.0, k)
+    return g
+
+
+def case_mean(rng):
+    ch, length = int(rng.integers(1, 8)), int(rng.integers(1, 64))
+    m, n = quantize_multiplier(float(rng.choice([1.0, rng.uniform(0.5, 2.0)])) / length)
+    op = Op("mean", "op", ["x"], ["y"], attrs={**_zps(rng), "m": m, "n": n, "length": length})
+    return _graph(rng, (ch, length), [op], {"y": TensorInfo("y", (ch, 1), "int8")}, "y")
+
+
+def case_concat(rng):
+    ch, length = int(rng.integers(1, 4)), int(rng.integers(1, 20))
+    axis = int(rng.integers(0, 2))
+    t = {"a": TensorInfo("a", (ch, length), "int8")}
+    first = Op("lut", "first", ["x"], ["a"], params={"table": _table(rng)})
+    ms, ns = [], []
+    for _ in range(2):
+        m, n = (0, 0) if rng.random() < 0.4 else quantize_multiplier(float(rng.uniform(0.3, 2.0)))
+        ms.append(m)
+        ns.append(n)
+    shape = (2 * ch, length) if axis == 0 else (ch, 2 * length)
+    t["y"] = TensorInfo("y", shape, "int8")
+    op = Op("concat", "op", ["x", "a"], ["y"], attrs={"axis": axis, "x_zps": (int(rng.integers(-20, 21)),
+                                                       int(rng.integers(-20, 21))), "y_zp": int(rng.integers(-20, 21)),
+                                                       "ms": tuple(ms), "ns": tuple(ns)})
+    return _graph(rng, (ch, length), [first, op], t, "y")
+
+
+def case_softmax(rng):
+    rows, n_len = int(rng.integers(1, 4)), int(rng.integers(2, 30))
+    x = TensorInfo("x", (rows, n_len), "int8", float(rng.uniform(0.01, 0.2)), int(rng.integers(-20, 21)))
+    y = TensorInfo("y", (rows, n_len), "int8", float(rng.choice([1 / 255, 1 / 256, rng.uniform(0.002, 0.01)])), -128)
+    params, attrs = ops.softmax.params(x, y, "case")
+    op = Op("softmax", "op", ["x"], ["y"], attrs=attrs, params=params)
+    return _graph(rng, (rows, n_len), [op], {"y": y}, "y")
+
+
+def case_matmul(rng):
+    rows, i, o = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    w = rng.integers(-127, 128, (o, i)).astype(np.int8)
+    op = Op("matmul", "op", ["x"], ["y"], attrs={"rows": rows, **_zps(rng)},
+            params={"w": w, **_requant_params(rng, o, i, rng.random() < 0.5)})
+    return _graph(rng, (rows, i), [op], {"y": TensorInfo("y", (rows, o), "int8")}, "y")
+
+
+def case_transpose(rng):
+    ch, length = int(rng.integers(1, 6)), int(rng.integers(1, 30))
+    op = Op("transpose", "op", ["x"], ["y"])
+    return _graph(rng, (ch, length), [op], {"y": TensorInfo("y", (length, ch), "int8")}, "y")
+
+
 def case_conv_transpose1d(rng):
     ci, co = int(rng.integers(1, 6)), int(rng.integers(1, 6))
     k, s = int(rng.integers(1, 9)), int(rng.integers(1, 5))
@@ -144,7 +243,10 @@ def case_add(rng):
 
 
 CASES = {"conv1d": case_conv1d, "conv_transpose1d": case_conv_transpose1d, "dense": case_dense,
-         "global_sum": case_global_sum, "lut": case_lut, "mul": case_mul, "add": case_add}
+         "global_sum": case_global_sum, "lut": case_lut, "mul": case_mul, "add": case_add,
+         "maxpool": case_maxpool, "avgpool": case_avgpool, "mean": case_mean, "concat": case_concat,
+         "softmax": case_softmax, "matmul": case_matmul, "transpose": case_transpose}
+EXTRA_CASES = {"conv1d_grouped": ("conv1d", case_conv1d_grouped)}
 
 
 def _windows(rng, shape, n=12):
@@ -163,7 +265,12 @@ def test_every_op_has_a_module_and_a_case():
         assert mod.KIND == kind
 
 
-KERNELS = [("generic", kind) for kind in ops.OPS] + [(s, kind) for s, kind, _ in ops.all_overlays()]
+KERNELS = ([("generic", kind) for kind in ops.OPS] + [("generic", name) for name in EXTRA_CASES]
+           + [(s, kind) for s, kind, _ in ops.all_overlays()])
+
+
+def _case(name):
+    return EXTRA_CASES[name] if name in EXTRA_CASES else (name, CASES[name])
 
 
 @pytest.mark.parametrize("kernel_set,kind", KERNELS, ids=[f"{s}-{k}" for s, k in KERNELS])
@@ -171,8 +278,9 @@ def test_op_is_bit_exact_with_the_reference(kernel_set, kind, tmp_path):
     rng = np.random.default_rng(sum(map(ord, kernel_set + kind)))
     used = []
     n_cases = CASES_PER_OP if kernel_set == "generic" else CASES_PER_OVERLAY
+    kind, builder = _case(kind)
     for i in range(n_cases):
-        g = CASES[kind](rng)
+        g = builder(rng)
         res = compile_model(g, "host", tmp_path / str(i), kernels=kernel_set, build_object=False)
         row = _layer(res.report, "op")
         if kernel_set == "generic":

@@ -15,13 +15,13 @@ from . import emit, frontend, toolchain
 from .errors import CompilerError, ModelTooLargeError
 from .. import ops
 from .kernels import Kernel, build_kernels, select_kernels
+from .api import DEFAULT_PREFIX, Api, make_api
 from .names import Namer, display_name
 from .planner import MemoryPlan, plan_memory, scratch_name
 from .steps import Step, make_steps
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
-API_OUTPUTS = ("denoised", "logits")  # C names of output 0 and output 1
 
 
 @dataclass
@@ -40,26 +40,29 @@ class CompileResult:
         return format_table(self.report)
 
 
-def _names(graph: IntGraph, steps: list[Step]) -> tuple[Namer, dict, dict]:
-    """C identifiers: kernel functions (<layer>_<op>[_<fused layer>_add]) and tensors."""
-    namer = Namer()
-    tensor_names = {graph.inputs[0]: "input"}
-    for name, api in zip(graph.outputs, API_OUTPUTS):
-        tensor_names[name] = api
+def _names(graph: IntGraph, steps: list[Step], api: Api, namer: Namer) -> tuple[Namer, dict, dict]:
+    """C identifiers: kernel functions (<layer>_<op>[_<fused layer>_add], prefixed when the API
+    has a prefix of its own) and tensors (inputs and outputs by the API; a view by its base)."""
+    tensor_names = {}
+    for io in api.io:
+        tensor_names[io.tensor] = tensor_names[io.base] = io.cname
+    pre = "" if api.prefix == DEFAULT_PREFIX else f"{api.prefix}_"
     func_names = {}
     for st in steps:
-        func_names[st.index] = namer(("f", st.index), "_".join(f"{op.name}_{op.kind}" for op in st.ops))
+        func_names[st.index] = namer(("f", st.index), pre + "_".join(f"{op.name}_{op.kind}" for op in st.ops))
     for op in graph.ops:
         for t in op.outputs:
             if t not in tensor_names:
                 tensor_names[t] = namer(("t", t), t)
+    for v in graph.views:
+        tensor_names[v] = tensor_names[graph.base(v)]
     return namer, func_names, tensor_names
 
 
 def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = None, target="host",
                   out_dir: str | Path | None = None, *, build_object: bool = True, check_fit: bool = True,
                   inplace: bool = True, fuse: bool = True, opt: str = "-O2",
-                  kernels: str | None = None) -> CompileResult:
+                  kernels: str | None = None, name: str = DEFAULT_PREFIX) -> CompileResult:
     """Generate out_dir/{model.h, model.c, kernels.h, kernels.c, tvm/...} for `target` (a name
     from targets/ or a Target), cross-compile them (build_object) and write out_dir/compile.json.
 
@@ -67,6 +70,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     steps overwrite a dying operand (planner.py). Both keep the arithmetic bit-exact.
     kernels: the kernel set (a package in edgekit/ops/overlays; "generic" forces the generic
     kernels); default: the target's `kernels` (targets/*.toml).
+    name: the C symbol prefix (api.py): "ecg" gives ecg_run(...) and ECG_ARENA_BYTES.
 
     Raises UnknownTargetError, ToolchainMissingError, UnsupportedModelError,
     AccumulatorOverflowError, ModelTooLargeError (check_fit) with messages meant for people."""
@@ -81,7 +85,8 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     fe = frontend.load(model_path)
     g = fe.graph
     steps = make_steps(g, fuse=fuse)
-    namer, func_names, tensor_names = _names(g, steps)
+    api, namer = make_api(g, name)
+    namer, func_names, tensor_names = _names(g, steps, api, namer)
     weight_names = {}
     kernel_set = ops.set_name(getattr(tgt, "kernels", "") if kernels is None else kernels)
     try:
@@ -98,6 +103,9 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
             tensor_names[name] = namer(("s", name), f"{k.func}_{a.cname}")
     plan = plan_memory(g, steps, inplace=inplace, scratch=scratch)
     c_kernels, kernels = build_kernels(g, steps, func_names, tgt, kernel_set, chosen)
+    if api.prefix != DEFAULT_PREFIX and c_kernels.count("__tvm_ffi__library_ctx") == 1:
+        # TVM's unused library context: a second model in the same firmware would define it again
+        c_kernels = c_kernels.replace("void* __tvm_ffi__library_ctx = NULL;\n", "")
     t_tvm = time.perf_counter() - t_gen
     for k in kernels:
         for a in k.args:
@@ -108,11 +116,11 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     weights_bytes = sum(int(arr.nbytes) for k in kernels for arr in k.consts.values())
     model_name = g.meta.get("edgekit_model_name") or g.name or "model"
     files = {
-        "model.h": emit.model_h(g, model_name, fe.sha256, plan, len(g.ops), sum(macs), weights_bytes),
-        "kernels.h": emit.kernels_h(kernels),
+        "model.h": emit.model_h(g, model_name, fe.sha256, plan, len(g.ops), sum(macs), weights_bytes, api),
+        "kernels.h": emit.kernels_h(kernels, api),
         "kernels.c": c_kernels,
         "model.c": emit.model_c(g, kernels, plan, weight_names, tensor_names, fe.source, fe.sha256, macs,
-                                weights_bytes),
+                                weights_bytes, api),
     }
     written = []
     for name, text in files.items():
@@ -124,10 +132,12 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     obj = toolchain.build_object(tgt, out_dir, opt) if build_object else None
     t_built = time.perf_counter()
 
-    report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj)
+    report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj, api)
     report["kernels"] = kernel_set
     # can the device protocol carry this model's input and outputs? (a warning: the C is fine)
-    report["stream"] = frame_check(*(g.tensors[t].nbytes for t in (g.inputs[0], *g.outputs[:2])), model_name,
+    report["stream"] = frame_check(sum(io.info.nbytes for io in api.inputs),
+                                   sum(io.info.nbytes for io in api.outputs[:1]),
+                                   sum(io.info.nbytes for io in api.outputs[1:]), model_name,
                                    [op.name for op in g.ops])
     report["seconds"] = round(t_built - t0, 3)
     report["seconds_tvm_kernels"] = round(t_tvm, 3)
@@ -140,13 +150,14 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     return CompileResult(out_dir, tgt.name, report, g, plan, steps, kernels, written)
 
 
-def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs, weights_bytes, obj) -> dict:
+def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs, weights_bytes, obj, api: Api) -> dict:
+    io_out = {g.base(t) for t in g.outputs}
     io_bytes = sum(g.tensors[t].nbytes for t in (*g.inputs, *g.outputs))
     layers = []
     for k in kernels:
         for j, (i, op) in enumerate(zip(k.step.layer_indices, k.step.ops)):
             out = g.tensors[op.outputs[0]]
-            stored = out.name in g.outputs or plan.in_arena(out.name)
+            stored = out.name in io_out or plan.in_arena(out.name)
 
             layers.append({
                 "index": i, "name": op.name, "op": op.kind, "function": k.func, "step": k.step.index,
@@ -170,13 +181,14 @@ def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs,
         "planner": plan.strategy, "in_place": dict(plan.inplace), "steps": len(kernels),
         "fused": [k.step.name for k in kernels if k.step.post is not None],
         "io_bytes": io_bytes, "weights_bytes": weights_bytes,
+        "prefix": api.prefix, "run_function": api.run,
         "input": {"name": g.inputs[0], "shape": list(g.tensors[g.inputs[0]].shape)},
-        "outputs": [{"name": n, "c_name": c, "shape": list(g.tensors[n].shape)}
-                    for n, c in zip(g.outputs, API_OUTPUTS)],
+        "inputs": [_io_row(io) for io in api.inputs],
+        "outputs": [_io_row(io) for io in api.outputs],
         "target_flash_bytes": tgt.flash_bytes, "target_ram_bytes": tgt.ram_bytes,
     }
     if obj is not None:
-        run_stack = obj.stack.get("edgekit_model_run", 0)
+        run_stack = obj.stack.get(api.run, 0)
         kern_stack = max((obj.stack.get(k.func, 0) for k in kernels), default=0)
         rep.update({
             "compiler": obj.compiler, "cflags": obj.command[1:obj.command.index("-I")],
@@ -198,6 +210,12 @@ def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs,
                     "ram_needed_bytes": plan.arena_bytes + io_bytes})
     rep["layers"] = layers
     return rep
+
+
+def _io_row(io) -> dict:
+    t = io.info
+    return {"name": io.label, "tensor": io.tensor, "c_name": io.cname, "macro": io.macro, "shape": list(t.shape),
+            "dtype": t.dtype, "bytes": t.nbytes, "scale": t.scale, "zero_point": t.zero_point}
 
 
 def check_fits(rep: dict) -> None:

@@ -74,23 +74,22 @@ def check_graph(graph: IntGraph) -> dict[str, int]:
 
 
 def check_io(graph: IntGraph) -> None:
-    """The C API: one int8 (C, L) input; output 0 -> denoised, output 1 -> logits, both int8."""
-    if len(graph.inputs) != 1:
-        raise UnsupportedModelError(f"the C API takes exactly one input, the model has {len(graph.inputs)}")
-    x = graph.tensors[graph.inputs[0]]
-    if x.dtype != "int8" or len(x.shape) != 2:
-        raise UnsupportedModelError(f"the model input must be int8 (channels, length), got {x.dtype} {x.shape}")
-    if len(graph.outputs) != 2:
-        raise UnsupportedModelError(f"the C API has two outputs (denoised, logits); the model has "
-                                    f"{len(graph.outputs)}: {graph.outputs}")
-    for name in graph.outputs:
-        t = graph.tensors[name]
-        if t.dtype != "int8":
-            raise UnsupportedModelError(f"output {name!r} must be int8, got {t.dtype}")
-        if name == graph.inputs[0]:
-            raise UnsupportedModelError(f"output {name!r} is the model input itself")
-    if graph.outputs[0] == graph.outputs[1]:
-        raise UnsupportedModelError("the two outputs must be different tensors")
+    """The C API: one or more int8 inputs and outputs, each its own caller buffer."""
+    if not graph.inputs or not graph.outputs:
+        raise UnsupportedModelError(f"the model needs at least one input and one output, it has "
+                                    f"{len(graph.inputs)} and {len(graph.outputs)}")
+    seen = {}
+    for kind, names in (("input", graph.inputs), ("output", graph.outputs)):
+        for name in names:
+            t = graph.tensors[name]
+            label = graph.api_names.get(name, name)
+            if t.dtype != "int8":
+                raise UnsupportedModelError(f"{kind} {label!r} must be int8, got {t.dtype}")
+            b = graph.base(name)
+            if b in seen:
+                raise UnsupportedModelError(f"{kind} {label!r} is the same tensor as {seen[b]!r}; every input and "
+                                            f"output needs its own buffer")
+            seen[b] = label
 
 
 def graph_digest(graph: IntGraph) -> str:

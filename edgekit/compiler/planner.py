@@ -173,7 +173,7 @@ def plan_memory(graph: IntGraph, steps: list[Step] | None = None, inplace: bool 
                 scratch: dict[int, list[tuple[str, int]]] | None = None) -> MemoryPlan:
     """scratch: step index -> [(buffer name, bytes)] the step's kernel needs (scratch_name)."""
     steps = make_steps(graph) if steps is None else steps
-    external = set(graph.inputs) | set(graph.outputs)
+    external = {graph.base(t) for t in (*graph.inputs, *graph.outputs)}  # caller buffers
     live = lifetimes(steps)
     pairs = _inplace_pairs(steps, live, external) if inplace else {}
     root = {}

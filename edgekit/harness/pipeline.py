@@ -197,8 +197,24 @@ def _load_model(spec) -> _Model:
         hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
                 if path.resolve() == DEFAULT_MODEL else "")
         raise RunError(f"model {path} not found{hint}")
+    if not is_ecg_model(path):
+        raise RunError(f"model {path} declares no ECG task (its sidecar {path.with_suffix('.json').name} is missing "
+                       f"or has no task 'ecg'): run.py scores ECG denoising and AF detection; for any other model "
+                       f"use scripts/validate.py --model {path} --target TARGET --qemu")
     from ..quant.runners import IntModel
     return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
+
+
+def is_ecg_model(path: Path) -> bool:
+    """The model's sidecar declares the ECG task (`"task": "ecg"`; sidecars written before the
+    field existed are ECG models when they name the outputs denoised and logits)."""
+    from ..quant.format import read_sidecar
+    meta = read_sidecar(path)
+    if meta is None:
+        return False
+    if "task" in meta:
+        return meta["task"] == "ecg"
+    return {"denoised", "logits"} <= set(meta.get("outputs", {}))
 
 
 # ELF machine numbers (e_machine) per target architecture

@@ -200,6 +200,7 @@ class HelloInfo:
     board: str
     layer_names: list[str] = field(default_factory=list)
     layer_macs: list[int] = field(default_factory=list)
+    io: list[dict] = field(default_factory=list)   # the model's inputs and outputs (name, dtype, shape, ...)
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -237,13 +238,28 @@ def decode_hello(payload: bytes) -> HelloInfo:
             names.append(string())
             macs.append(struct.unpack_from("<I", payload, pos)[0])
             pos += 4
+        io = []
+        if pos < len(payload):  # firmware of a compiled model: its I/O table follows
+            n_in, n_out = payload[pos], payload[pos + 1]
+            pos += 2
+            for i in range(n_in + n_out):
+                io_name = string()
+                dtype, dims = payload[pos], payload[pos + 1]
+                pos += 2
+                shape = struct.unpack_from(f"<{dims}I", payload, pos)
+                pos += 4 * dims
+                scale, zp = struct.unpack_from("<fi", payload, pos)
+                pos += 8
+                io.append({"kind": "input" if i < n_in else "output", "name": io_name,
+                           "dtype": {0: "int8"}.get(dtype, f"type{dtype}"), "shape": list(shape),
+                           "scale": scale, "zero_point": zp})
     except (struct.error, IndexError) as e:
         raise ProtocolError(f"malformed hello reply ({len(payload)} B): {e}") from e
     if f[0] != PROTOCOL_VERSION:
         raise ProtocolVersionError(f"the firmware speaks protocol version {f[0]}, this harness {PROTOCOL_VERSION}: "
                             "rebuild the firmware")
     return HelloInfo(f[0], COUNTER_KINDS.get(f[1], f"kind{f[1]}"), *f[2:12],
-                     f[12].rstrip(b"\0").decode("ascii", "replace"), name, board, names, macs)
+                     f[12].rstrip(b"\0").decode("ascii", "replace"), name, board, names, macs, io)
 
 
 def reply_lengths(hello: HelloInfo, hello_payload_bytes: int) -> dict:

@@ -19,10 +19,12 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-from . import add, conv1d, conv_transpose1d, dense, global_sum, lut, mul
+from . import (add, avgpool, concat, conv1d, conv_transpose1d, dense, global_sum, lut, matmul, maxpool, mean, mul,
+               softmax, transpose)
 from .kernel import Kernel, KernelArg, KernelError, is_leaky
 
-OPS: dict[str, ModuleType] = {m.KIND: m for m in (conv1d, conv_transpose1d, global_sum, dense, lut, mul, add)}
+OPS: dict[str, ModuleType] = {m.KIND: m for m in (conv1d, conv_transpose1d, global_sum, dense, lut, mul, add,
+                                                  matmul, maxpool, avgpool, mean, concat, softmax, transpose)}
 OP_KINDS = tuple(OPS)
 GENERIC = "generic"
 OVERLAYS_DIR = Path(__file__).resolve().parent / "overlays"
@@ -99,6 +101,9 @@ def pick(step, graph, kernel_set: str | None) -> tuple[ModuleType, str, str | No
     ov = overlays_in(name).get(kind)
     if ov is None:  # not a fallback: the set does not speed this op up
         return generic, GENERIC, None
+    a = step.main.attrs
+    if (a.get("group", 1) != 1 or a.get("dilation", 1) != 1) and not getattr(ov, "GROUPS_AND_DILATION", False):
+        return generic, GENERIC, f"{name}/{kind}: group {a.get('group', 1)}, dilation {a.get('dilation', 1)}"
     why = ov.claims(step, graph)
     if why:
         return generic, GENERIC, f"{name}/{kind}: {why}"

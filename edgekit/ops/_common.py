@@ -52,6 +52,15 @@ def expect_shape(op: Op, graph: IntGraph, want: tuple, what: str) -> None:
                                     f"but {what} gives {want}")
 
 
+def unsupported(op: Op, why: str):
+    raise UnsupportedModelError(f"layer {op.name!r} ({op.kind}): {why}")
+
+
+def two_d(op: Op, t) -> None:
+    if len(t.shape) != 2:
+        unsupported(op, f"input {t.name!r} has shape {t.shape}; (channels, length) is supported")
+
+
 def int8_inputs_only(op: Op, graph: IntGraph) -> None:
     for name in op.inputs:
         if graph.tensors[name].dtype == "int32":
@@ -142,6 +151,24 @@ def te_requant(k: Kernel, ph: dict):
         acc = (va - c64(pa["a_zp"])) * c64(pa["ma"]) + (vb - c64(pa["b_zp"])) * c64(pa["mb"])
         return clamp(((acc + c64(1 << (int(pa["n"]) - 1))) >> c64(pa["n"])) + c64(pa["y_zp"])).astype("int8")
     return requant
+
+
+def te_requantize(v32, m, n, y_zp: int, half_even: bool = False):
+    """TE: clamp(y_zp + ((v * M0 + 2**(n-1)) >> n), -128, 127) as int8, v int32, M0/n Python
+    ints or TE expressions; half_even: an exact tie goes to the even neighbour
+    (arithmetic.requantize_half_even)."""
+    from tvm import tirx
+
+    c64 = lambda v: tirx.const(int(v), "int64") if isinstance(v, (int, np.integer)) else v.astype("int64")  # noqa: E731
+    prod = v32.astype("int64") * c64(m)
+    n64 = c64(n)
+    one = tirx.const(1, "int64")
+    q = (prod + (one << (n64 - one))) >> n64
+    if half_even:
+        tie = (prod & ((one << n64) - one)) == (one << (n64 - one))
+        q = q - tirx.Select(tie, q & one, tirx.const(0, "int64"))
+    q = q + tirx.const(int(y_zp), "int64")
+    return tirx.max(tirx.min(q, tirx.const(127, "int64")), tirx.const(-128, "int64")).astype("int8")
 
 
 def reduction_schedule(spatial: int, taps: int, has_pad: bool):

@@ -170,6 +170,7 @@ def export_model(model: ACDAE, out_dir: str | Path, name: str = "acdae", extra: 
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "name": name,
+        "task": "ecg",   # run.py scores ECG denoising and AF for this task; validate.py takes any model
         "onnx": "model.onnx",
         "onnx_sha256": hashlib.sha256(data).hexdigest(),
         "config": model.config.to_dict(),

@@ -55,24 +55,45 @@ def run_op(op: Op, args: list[np.ndarray], graph: IntGraph) -> np.ndarray:
     return ops.get(op.kind).reference(op, args, graph)
 
 
-def run(graph: IntGraph, x: np.ndarray, keep: bool = False, batch: int = 256) -> dict[str, np.ndarray]:
-    """Run the graph on int8 input(s) shaped (N, *input_shape) or input_shape.
+def run(graph: IntGraph, x, keep: bool = False, batch: int = 256) -> dict[str, np.ndarray]:
+    """Run the graph on int8 input(s) shaped (N, *input_shape) or input_shape: one array for
+    a one-input model, or a dict input name -> array (names as in graph.inputs).
 
     Returns the graph outputs by name (all intermediates too when keep=True)."""
-    x = np.asarray(x)
-    if x.dtype != np.int8:
-        raise TypeError(f"the integer reference takes int8 input, got {x.dtype}")
-    in_shape = graph.tensors[graph.inputs[0]].shape
-    single = x.shape == tuple(in_shape)
+    xs = x if isinstance(x, dict) else {graph.inputs[0]: x}
+    if sorted(xs) != sorted(graph.inputs):
+        raise ValueError(f"the model's inputs are {graph.inputs}, got {sorted(xs)}")
+    xs = {k: np.asarray(v) for k, v in xs.items()}
+    single = None
+    for name, v in xs.items():
+        if v.dtype != np.int8:
+            raise TypeError(f"the integer reference takes int8 input, got {v.dtype} for {name!r}")
+        in_shape = tuple(graph.tensors[name].shape)
+        one = v.shape == in_shape
+        if single is not None and one != single:
+            raise ValueError("give every input with or without the batch axis")
+        single = one
+        if (v[None] if one else v).shape[1:] != in_shape:
+            raise ValueError(f"input shape {v.shape[1:]} does not match the model's {in_shape}")
     if single:
-        x = x[None]
-    if x.shape[1:] != tuple(in_shape):
-        raise ValueError(f"input shape {x.shape[1:]} does not match the model's {tuple(in_shape)}")
+        xs = {k: v[None] for k, v in xs.items()}
+    total = next(iter(xs.values())).shape[0]
+    views = {v: graph.base(v) for v in graph.views}
     chunks = []
-    for i in range(0, x.shape[0], batch):
-        env = {graph.inputs[0]: x[i : i + batch]}
+    for i in range(0, total, batch):
+        env = {k: v[i : i + batch] for k, v in xs.items()}
+
+        def view(t):
+            if t in env:
+                return env[t]
+            base = env[views[t]]
+            return base.reshape((base.shape[0],) + tuple(graph.tensors[t].shape))
         for op in graph.ops:
-            env[op.outputs[0]] = run_op(op, [env[t] for t in op.inputs], graph)
-        chunks.append(env if keep else {k: env[k] for k in graph.outputs})
+            env[op.outputs[0]] = run_op(op, [view(t) for t in op.inputs], graph)
+        if keep:
+            for t in views:
+                if views[t] in env:
+                    env[t] = view(t)
+        chunks.append(env if keep else {k: view(k) for k in graph.outputs})
     out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     return {k: v[0] for k, v in out.items()} if single else out
