@@ -70,6 +70,7 @@ class Device:
         self.errors: list[P.DeviceError] = []
         self.info: P.HelloInfo | None = None
         self.retried = 0
+        self.retry_reasons: list[str] = []  # why each retry happened (for the run's session record)
         self._seq = 0
 
     # ---- frames
@@ -156,16 +157,17 @@ class Device:
             except DeviceErrorReply as e:
                 if e.error.code not in TRANSPORT_ERRORS or attempt == retries:
                     raise
-                hunting = True
-            except DeviceDesync:
+                hunting, why = True, e
+            except DeviceDesync as e:
                 if attempt == retries:
                     raise
-                hunting = True
-            except DeviceTimeout:
+                hunting, why = True, e
+            except DeviceTimeout as e:
                 if attempt == retries:
                     raise
-                hunting = False
+                hunting, why = False, e
             self.retried += 1
+            self.retry_reasons.append(f"{type(why).__name__}: {why}")
             # a transport error reply means the device just closed a frame and hunts for a sync
             # again; after a silent timeout it may still sit inside one: flush it
             if not hunting:

@@ -360,13 +360,14 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
 
     # 5: stream, appending each window to the run log as it arrives
     session = {"kind": "session", "started": _now(), "first_window": done}
-    stopped, code, streamed = None, 0, None
+    stopped, code, streamed, retry_reasons = None, 0, None, []
     t = time.perf_counter()
     try:
         if done < n_total:
             with open_device(board, elf, port=cfg.port, serial=cfg.serial, timeout=cfg.timeout,
                              flash=cfg.flash) as dev:
                 log(f"started {board.kind} pid {getattr(dev.runner, 'pid', None)}")
+                retry_reasons = dev.retry_reasons
                 hello = dev.info
                 if hello.model_hash != model.sha256[:16]:
                     raise RunError(f"the firmware runs model {hello.model_name} hash {hello.model_hash}, but "
@@ -389,7 +390,8 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
                         "seconds": {k: round(v, 3) for k, v in secs.items()},
                         "stream_wall_s": round(streamed.wall_s, 3) if streamed else None,
                         "retried": streamed.retried if streamed else None,
-                        "device_errors": streamed.device_errors if streamed else None})
+                        "device_errors": streamed.device_errors if streamed else None,
+                        "retry_reasons": retry_reasons[:20]})
         runlog.append(session)
         runlog.close()
 
@@ -466,8 +468,8 @@ def session_record(sessions: list[dict], result: EvalResult) -> dict:
     secs["total"] = round(sum(secs.values()), 3)
     return {"seconds": secs, "windows_per_s": result.windows_per_s, "stream_wall_s": round(result.wall_s, 3),
             "retried": result.retried, "device_errors": result.device_errors,
-            "sessions": [{k: s.get(k) for k in ("started", "stopped", "first_window", "windows", "stop_reason")}
-                         for s in sessions]}
+            "sessions": [{k: s.get(k) for k in ("started", "stopped", "first_window", "windows", "stop_reason",
+                                                "retry_reasons")} for s in sessions]}
 
 
 def _example(workload, result: EvalResult, model: _Model) -> dict:
