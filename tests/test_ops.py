@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgekit import ops
-from edgekit.compiler import CompilerError, HostModel, compile_model
+from edgekit.compiler import CompilerError, HostModel, compile_model, toolchain
 from edgekit.compiler.planner import is_scratch
 from edgekit.firmware.targets import load_target
 from edgekit.quant import reference
@@ -373,6 +373,23 @@ def test_overlay_header_cross_compiles_clean_for_cortex_m7(tmp_path):
     g = _example_case(ci=2)
     res = compile_model(g, "cortex-m7", tmp_path, kernels="example", check_fit=False)
     assert _layer(res.report, "op")["kernel"] == "example/conv1d"
+    assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"]
+
+
+@pytest.mark.parametrize("ci,co,k,pad", [(1, 12, 3, (1, 1)),    # the foreign tcn model's first conv
+                                          (1, 8, 5, (2, 2))])    # and multi_io's (lead1 and lead2)
+def test_dsp_overlay_cross_compiles_clean_for_a_constant_short_row_shape(tmp_path, ci, co, k, pad):
+    """One cortex_m_dsp conv1d layer, 128 long, so GCC specializes the micro-kernels for its
+    constants; the build uses -Werror, which once failed with -Waggressive-loop-optimizations
+    ("iteration 2147483647 invokes undefined behavior") in the tail loops."""
+    rng = np.random.default_rng(ci * co + k)
+    w = rng.integers(-127, 128, (co, ci, k)).astype(np.int8)
+    op = Op("conv1d", "op", ["x"], ["y"], attrs={"stride": 1, "pad": pad, "x_zp": -36, "y_zp": -128},
+            params={"w": w, **_requant_params(rng, co, ci * k, False)})
+    g = _graph(rng, (ci, 128), [op], {"y": TensorInfo("y", (co, 128), "int8")}, "y")
+    res = compile_model(g, "cortex-m7", tmp_path, check_fit=False)
+    assert _layer(res.report, "op")["kernel"] == "cortex_m_dsp/conv1d"
+    assert "-Werror" in toolchain.WARNINGS
     assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"]
 
 

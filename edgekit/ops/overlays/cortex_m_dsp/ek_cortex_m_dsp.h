@@ -170,18 +170,27 @@ EK_DSP_INLINE int32_t ek_cortex_m_dsp_add_out(int32_t q, int32_t skip, ek_cortex
     return ek_cortex_m_dsp_sat8(r + a.y_zp);
 }
 
-/* ---- widen: one layer's input to int16 with the zero point taken off and zero padding -- */
+/* ---- widen: one layer's input to int16 with the zero point taken off and zero padding -- *
+ * Counters and bounds are uint32 (all sizes are >= 0), and each tail loop starts from its own
+ * bound (n4, pend below), not from where the loop before it stopped: GCC's value-range pass
+ * rewrites a tail loop's `i < n` into `i != n` once it knows the start is <= n, then loses
+ * that start's range, and for constant shapes reports the now unbounded loop as undefined
+ * behaviour (-Waggressive-loop-optimizations). */
 EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t ci, int32_t len,
                                                        int32_t x_zp, int32_t lpad, int32_t row,
                                                        int16_t *xs) {
-    for (int32_t c = 0; c < ci; c++, x += len, xs += row) {
-        int32_t j = 0;
-        for (; j < lpad; j++) xs[j] = 0;
-        int16_t *d = xs + lpad;
-        int32_t i = 0;
+    const uint32_t nc = (uint32_t)ci, n = (uint32_t)len, lp = (uint32_t)lpad, nr = (uint32_t)row;
 #if EK_DSP
-        uint32_t zz = ((uint32_t)(uint16_t)x_zp << 16) | (uint16_t)x_zp;
-        for (; i + 4 <= len; i += 4) {
+    const uint32_t n4 = n & ~3u;   /* the elements the 4-wide loop widens */
+    const uint32_t zz = ((uint32_t)(uint16_t)x_zp << 16) | (uint16_t)x_zp;
+#else
+    const uint32_t n4 = 0;
+#endif
+    for (uint32_t c = 0; c < nc; c++, x += n, xs += nr) {
+        for (uint32_t j = 0; j < lp; j++) xs[j] = 0;
+        int16_t *d = xs + lp;
+#if EK_DSP
+        for (uint32_t i = 0; i < n4; i += 4) {
             uint32_t v = ek_cortex_m_dsp_ld32(x + i);
             uint32_t e = (uint32_t)__ssub16(ek_cortex_m_dsp_sxtb16(v), (int16x2_t)zz);       /* x0, x2 */
             uint32_t o = (uint32_t)__ssub16(ek_cortex_m_dsp_sxtb16_ror8(v), (int16x2_t)zz);  /* x1, x3 */
@@ -191,8 +200,8 @@ EK_DSP_CALLED EK_DSP_NO_LIBC void ek_cortex_m_dsp_widen(const int8_t *x, int32_t
             memcpy(d + i + 2, &hi, 4);
         }
 #endif
-        for (; i < len; i++) d[i] = (int16_t)(x[i] - x_zp);
-        for (j = lpad + len; j < row; j++) xs[j] = 0;
+        for (uint32_t i = n4; i < n; i++) d[i] = (int16_t)(x[i] - x_zp);
+        for (uint32_t j = lp + n; j < nr; j++) xs[j] = 0;
     }
 }
 
@@ -265,10 +274,12 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
         ek_cortex_m_dsp_add b = {post[0], post[1], post[2], post[3], post[4], post[5], post[4] < 32};
         a = b;
     }
-    /* unsigned times and offsets: no signed overflow for GCC to assume away (all are >= 0) */
+    /* unsigned times and offsets: no signed overflow for GCC to assume away (all are >= 0); the
+     * paired blocks cover [0, pend) (step = 2u is 2 or 4), the single-time tail starts at pend
+     * itself (see widen above) */
     const uint32_t n = (uint32_t)nt, uu = (uint32_t)u, is = (uint32_t)in_step, os = (uint32_t)out_step;
-    uint32_t tb = 0;
-    for (; tb + 2 * uu <= n; tb += 2 * uu) {
+    const uint32_t step = 2 * uu, pend = n & ~(step - 1);
+    for (uint32_t tb = 0; tb < pend; tb += step) {
         for (uint32_t i = 0; i < uu; i++) {
             uint32_t t = tb + i;
             uint32_t o0 = t * os, o1 = (t + uu) * os;
@@ -281,7 +292,7 @@ EK_DSP_INLINE void ek_cortex_m_dsp_rows_impl(const int16_t *xs, int32_t row, int
             }
         }
     }
-    for (uint32_t t = tb; t < n; t++) {
+    for (uint32_t t = pend; t < n; t++) {
         ek_cortex_m_dsp_block(xs + t * is, row, ci, dw, w, G, nch, 1, acc);
         ek_cortex_m_dsp_store(y, skip, t * os, acc[0], r0, y_zp, fast, post, a);
         if (nch == 2) ek_cortex_m_dsp_store(y1, s1, t * os, acc[2], r1, y_zp, fast, post, a);
