@@ -27,6 +27,7 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from typing import Callable, NoReturn
@@ -102,7 +103,7 @@ run_main = main_guard  # the older name, used by sweep.py
 
 def add_model_shape_args(p) -> None:
     """The ACDAE shape options shared by train.py and sweep.py (defaults = the shipped model)."""
-    from .model.acdae import ACDAEConfig
+    from .model.config import ACDAEConfig
 
     p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
     p.add_argument("--kernel", type=int, default=ACDAEConfig.kernel, help="encoder kernel size (odd)")
@@ -116,7 +117,7 @@ def add_model_shape_args(p) -> None:
 def model_shape(p, a):
     """ACDAEConfig from the options of add_model_shape_args (stride 2 per level); a bad shape is
     a usage error (exit 2) that names the field."""
-    from .model.acdae import ACDAEConfig
+    from .model.config import ACDAEConfig
 
     try:
         widths = tuple(int(w) for w in a.widths.split(","))
@@ -131,7 +132,7 @@ def model_shape(p, a):
 def add_augment_args(p) -> None:
     """Augmentation options shared by train.py and sweep.py (defaults = TrainConfig's: none)."""
     from .data.augment import Augment
-    from .model.train import TrainConfig
+    from .model.config import TrainConfig
 
     default = Augment.from_dict(TrainConfig().augment)
     p.add_argument("--stretch", default=",".join(f"{v:g}" for v in default.stretch),
@@ -153,7 +154,7 @@ def augment(p, a):
 
 def add_recipe_args(p) -> None:
     """Training-recipe options shared by train.py and sweep.py (defaults = TrainConfig's)."""
-    from .model.train import TrainConfig
+    from .model.config import TrainConfig
 
     lo, hi = TrainConfig.snr_range
     p.add_argument("--snr-range", default=f"{lo:g},{hi:g}",
@@ -180,3 +181,30 @@ def recipe(p, a) -> dict:
     except ValueError as e:
         p.error(f"bad training recipe: --snr-range {a.snr_range} / --weight-decay {a.weight_decay:g}: {e}")
     return {"snr_range": (lo, hi), "weight_decay": a.weight_decay}
+
+
+# ---- the options every command shares ------------------------------------------------------
+# Messages go through logging to stderr (-v: debug, -q: warnings and errors only); stdout holds
+# the command's result: its table, or with --json the JSON document and nothing else.
+log = logging.getLogger("edgekit")
+
+
+def add_common_args(p, json_help: str | None = None) -> None:
+    """-v/-q for every command, and --json (machine output on stdout) when json_help is given."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="store_true", help="more messages (debug level) on stderr")
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
+
+
+def setup_logging(a=None, *, verbose: bool = False, quiet: bool = False) -> None:
+    """Messages to stderr at the level -v/-q ask for (a: the parsed options)."""
+    verbose = verbose or bool(getattr(a, "verbose", False))
+    quiet = quiet or bool(getattr(a, "quiet", False))
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False

@@ -15,7 +15,8 @@ target's default board into DIR/firmware/.
 
 Exit status (edgekit.cli): 0 ok; 2 usage or setup error: the model, target or board is
 missing, unknown or malformed, the model cannot be compiled, a toolchain is missing; 3 build
-failure: the generated C or the firmware did not compile or link. Errors are one line on stderr.
+failure: the generated C or the firmware did not compile or link. Errors are one line on stderr;
+messages go to stderr (-q: none, -v: more); stdout holds the table, or with --json compile.json.
 """
 import argparse
 import json
@@ -25,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import EXIT_BUILD, exit_code_of, fail, main_guard, one_line  # noqa: E402
-from edgekit.compiler import compile_model, format_table, known_targets  # noqa: E402
-from edgekit.compiler.driver import DEFAULT_MODEL, REPO  # noqa: E402
+from edgekit.cli import (EXIT_BUILD, add_common_args, exit_code_of, fail, log, main_guard, one_line,  # noqa: E402
+                         setup_logging)
+from edgekit.firmware.targets import known_targets  # noqa: E402  (light: the compiler is imported after parsing)
 
 
 def _firmware_hook():
@@ -40,9 +41,11 @@ def _firmware_hook():
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", required=True, help=f"one of: {', '.join(known_targets())}")
-    p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(REPO)), help="ONNX QDQ model")
+    p = argparse.ArgumentParser(prog="edgekit compile", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", required=True,
+                   help=f"one of: {', '.join(known_targets())}; or the path of your own target .toml")
+    p.add_argument("--model", help="the int8 ONNX QDQ model file (default: the shipped models/acdae/model.onnx)")
     p.add_argument("--out", help="output folder (default build/<target>)")
     p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
     p.add_argument("--kernels", help="kernel set: generic, or an edgekit/ops/overlays set "
@@ -50,33 +53,38 @@ def main(argv=None) -> int:
     p.add_argument("--no-fuse", action="store_true", help="one kernel per layer (do not fuse skip adds)")
     p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
     p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
-    p.add_argument("--board", help="board for the firmware ELF (default: the target's default board)")
-    p.add_argument("--json", action="store_true", help="print compile.json instead of the table")
+    p.add_argument("--board", help="board for the firmware ELF (default: the target's default board); "
+                   "or the path of your own board .toml")
+    add_common_args(p, json_help="print compile.json on stdout instead of the table")
     a = p.parse_args(argv)
+    setup_logging(a)
     t0 = time.perf_counter()
-    out = Path(a.out) if a.out else REPO / "build" / a.target
-    model = Path(a.model)
-    if not model.is_absolute() and not model.exists():
-        model = REPO / model
+    from edgekit.compiler import compile_model, format_table
+    from edgekit.compiler.driver import DEFAULT_MODEL
     from edgekit.firmware.targets import load_board, load_target
-    target = load_target(a.target)  # an unknown target or a path fails here, before any file is written
+    target = load_target(a.target)  # an unknown target or a bad path fails here, before any file is written
+    out = Path(a.out) if a.out else Path("build", target.name)
+    model = Path(a.model) if a.model else DEFAULT_MODEL
     board = a.board
     if board is None and not a.no_firmware:
         board = target.default_board
     if board is not None:  # a typo fails here, before the slow compile
         b = load_board(board)
-        if b.target != a.target:
-            fail(f"board {board} has target {b.target!r}, not {a.target!r}; give --target {b.target}")
-    res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
+        if b.target != target.name:
+            fail(f"board {board} has target {b.target!r}, not {target.name!r}; give --target {b.target}")
+    res = compile_model(model, target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
                         kernels=a.kernels)
     rep = res.report
-    print(json.dumps(rep, indent=1) if a.json else format_table(rep))
-    print(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
+    if not a.json:
+        print(format_table(rep))
+    log.info(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
     if a.no_firmware:
+        if a.json:
+            print(json.dumps(rep, indent=1))
         return 0
     build_firmware = _firmware_hook()
     if build_firmware is None:
-        print("firmware: edgekit.firmware.build is not available; skipped")
+        log.warning("firmware: edgekit.firmware.build is not available; skipped")
         return 0
     try:
         elf = build_firmware(res.out_dir, board, res.out_dir / "firmware")
@@ -86,8 +94,13 @@ def main(argv=None) -> int:
                        "flash_bytes": getattr(elf, "flash_bytes", None), "ram_bytes": getattr(elf, "ram_bytes", None)}
     rep["seconds_total"] = round(time.perf_counter() - t0, 3)
     (res.out_dir / "compile.json").write_text(json.dumps(rep, indent=1) + "\n")
-    print(f"firmware            {board}: {rep['firmware']['elf']} (flash {rep['firmware']['flash_bytes']:,} B, "
-          f"RAM {rep['firmware']['ram_bytes']:,} B)")
+    line = (f"firmware            {board}: {rep['firmware']['elf']} (flash {rep['firmware']['flash_bytes']:,} B, "
+            f"RAM {rep['firmware']['ram_bytes']:,} B)")
+    if a.json:
+        print(json.dumps(rep, indent=1))
+        log.info(line)
+    else:
+        print(line)
     return 0
 
 

@@ -27,5 +27,5 @@ VPY=.venv/bin/python
 # torch first, with this exact pin: it is the local CPU build (anything else pulls a CUDA build).
 $VPY -m pip install -q --upgrade pip
 $VPY -m pip install -q "torch==2.13.0"
-$VPY -m pip install -q -e ".[dev]"
+$VPY -m pip install -q -e ".[train,dev]"
 echo "setup: done. Activate with: source .venv/bin/activate"

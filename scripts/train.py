@@ -8,6 +8,8 @@
 
 Writes OUT/model.onnx + model.json (frozen int8 QDQ model and sidecar), float.pt and qat.pt
 (torch weights for evaluation), train.log, history.json, checkpoint.pt (removed at the end).
+An OUT folder that already holds files is refused unless --force (or --resume) is given.
+Needs torch (pip install edgekit[train]); it is imported after the options are parsed.
 """
 import argparse
 import json
@@ -18,27 +20,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import (add_augment_args, add_model_shape_args, add_recipe_args, augment, command_line,  # noqa: E402
-                         main_guard, model_shape, recipe)
-
-import torch  # noqa: E402
-
-from edgekit.data import resolve_data_dir, sample_training_windows, split_records  # noqa: E402
-from edgekit.model.acdae import ACDAE, ACDAEConfig  # noqa: E402
-from edgekit.model.checkpoint import load_torch_file  # noqa: E402
-from edgekit.model.train import LEARN_RANGES_IN, TrainConfig, train  # noqa: E402
-from edgekit.quant.export import export_model  # noqa: E402
+from edgekit.cli import (add_augment_args, add_common_args, add_model_shape_args, add_recipe_args, augment,  # noqa: E402
+                         command_line, fail, main_guard, model_shape, recipe, setup_logging)
+from edgekit.model.config import LEARN_RANGES_IN, ACDAEConfig, TrainConfig  # noqa: E402  (no torch)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="edgekit train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", help="PhysioNet data directory (default: $EDGEKIT_DATA or ../shared/data)")
-    p.add_argument("--out", default="models/acdae")
-    p.add_argument("--name", default="acdae")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--float-epochs", type=int, default=TrainConfig.float_epochs)
-    p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs)
-    p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
+    p.add_argument("--out", default="models/acdae", help="output folder for the model (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="write into an --out folder that already holds files")
+    p.add_argument("--name", default="acdae", help="the model's name (in model.onnx and model.h)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split, window draws and weights")
+    p.add_argument("--float-epochs", type=int, default=TrainConfig.float_epochs, help="float pre-training epochs")
+    p.add_argument("--qat-epochs", type=int, default=TrainConfig.qat_epochs, help="quantization-aware epochs")
+    p.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch,
+                   help="training windows drawn afresh each epoch")
     add_model_shape_args(p)
     add_augment_args(p)
     add_recipe_args(p)
@@ -63,21 +61,33 @@ def main(argv=None):
                         "the test records stay held out)")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
+    add_common_args(p)
     a = p.parse_args(argv)
+    setup_logging(a)
 
     model_cfg = model_shape(p, a)
     aug = augment(p, a)
     rec = recipe(p, a)
+    out = Path(a.out)
+    if not a.summary:
+        if not 0.0 <= a.qat_high_snr <= 1.0:
+            p.error(f"--qat-high-snr {a.qat_high_snr:g} must be a fraction in [0, 1]")
+        if a.learn_ranges_in != TrainConfig.learn_ranges_in and not a.learn_ranges:
+            p.error(f"--learn-ranges-in {a.learn_ranges_in} needs --learn-ranges (without it QAT learns no ranges)")
+        if out.is_dir() and any(out.iterdir()) and not (a.force or a.resume):
+            fail(f"--out {out} already holds a model (or other files); give another --out, --force to "
+                 "overwrite, or --resume to continue its run")
+    import torch  # edgekit[train]: imported after parsing, so --help needs no torch
+
+    from edgekit.data import resolve_data_dir, sample_training_windows, split_records
+    from edgekit.model.acdae import ACDAE
+    from edgekit.model.train import train
+    from edgekit.quant.export import export_model
     if a.summary:
         print(ACDAE(model_cfg).layer_table())
         return
-    if not 0.0 <= a.qat_high_snr <= 1.0:
-        p.error(f"--qat-high-snr {a.qat_high_snr:g} must be a fraction in [0, 1]")
-    if a.learn_ranges_in != TrainConfig.learn_ranges_in and not a.learn_ranges:
-        p.error(f"--learn-ranges-in {a.learn_ranges_in} needs --learn-ranges (without it QAT learns no ranges)")
     init = _init_float(p, a.init_float, model_cfg) if a.init_float else None
     data_dir = resolve_data_dir(a.data_dir)
-    out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(float_epochs=a.float_epochs, qat_epochs=a.qat_epochs, windows_per_epoch=a.windows_per_epoch,
                       seed=a.seed, threads=a.threads, model=model_cfg.to_dict(), qat_high_snr_fraction=a.qat_high_snr,
@@ -125,6 +135,8 @@ def main(argv=None):
 
 def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
     """The float state dict at `path`, checked against the model shape before any data is read."""
+    from edgekit.model.acdae import ACDAE
+    from edgekit.model.checkpoint import load_torch_file
     state = load_torch_file(path, "--init-float weights")
     try:
         ACDAE(model_cfg).load_state_dict(state)

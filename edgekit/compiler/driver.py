@@ -13,14 +13,13 @@ from ..firmware.protocol_limits import frame_check
 from ..quant.intgraph import IntGraph
 from . import emit, frontend, toolchain
 from .errors import CompilerError, ModelTooLargeError
-from .. import ops
+from .. import ops, resources
 from .kernels import Kernel, build_kernels, select_kernels
 from .names import Namer, display_name
 from .planner import MemoryPlan, plan_memory, scratch_name
 from .steps import Step, make_steps
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
+DEFAULT_MODEL = resources.default_model()  # the shipped model (package data)
 API_OUTPUTS = ("denoised", "logits")  # C names of output 0 and output 1
 
 
@@ -75,7 +74,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     if build_object:
         toolchain.check_toolchain(tgt)  # fail before the slow part
     model_path = DEFAULT_MODEL if model_path is None else model_path
-    out_dir = Path(out_dir).resolve() if out_dir is not None else REPO / "build" / tgt.name  # the toolchain runs in out_dir
+    out_dir = Path(out_dir).resolve() if out_dir is not None else Path("build", tgt.name).resolve()  # the toolchain runs in out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 
     fe = frontend.load(model_path)

@@ -20,9 +20,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .targets import Board, Target, load_board
+from .targets import TEMPLATES_DIR, Board, Target, load_board
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
+TEMPLATES = TEMPLATES_DIR
 STUB_MODEL_DIR = TEMPLATES / "stub_model"
 CALIB_MODEL_DIR = TEMPLATES / "calib_model"  # counter calibration (see its model.h)
 COMMON_CFLAGS = ("-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections")

@@ -186,11 +186,12 @@ class Device:
 
 
 @contextlib.contextmanager
-def open_device(board, elf, port: str | None = None, serial: str = "socket", timeout: float = 10.0):
+def open_device(board, elf, port: str | None = None, serial: str = "socket", timeout: float = 10.0,
+                flash: bool = True):
     """Start/flash ``board`` with ``elf`` and yield a synced Device; always cleans up.
 
     QEMU boards run under QemuRunner (``serial`` = "socket" | "pty"); hardware boards are
-    flashed and opened on ``port``; the host board runs the ELF as a child process."""
+    flashed (unless ``flash`` is False) and opened on ``port``; the host board runs the ELF as a child process."""
     from edgekit.firmware.targets import load_board
 
     board = load_board(board) if isinstance(board, str) else board
@@ -199,7 +200,7 @@ def open_device(board, elf, port: str | None = None, serial: str = "socket", tim
         runner = QemuRunner(board, elf, serial=serial)
     elif board.kind == "hardware":
         from .board import BoardRunner
-        runner = BoardRunner(board, elf, port)
+        runner = BoardRunner(board, elf, port, flash=flash)
     else:
         runner = HostRunner(elf)
     with runner:

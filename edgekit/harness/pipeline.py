@@ -36,13 +36,13 @@ from typing import Callable
 
 import numpy as np
 
+from .. import resources
 from ..firmware.build import STUB_MODEL_DIR, ElfInfo, build_firmware
 from ..firmware.targets import Board, known_boards, load_board, load_target
 from .device import open_device
 from .evaluate import EvalResult, evaluate
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
+DEFAULT_MODEL = resources.default_model()  # the shipped model (package data)
 DEFAULT_SNRS = (0.0, 12.0, 24.0)
 
 
@@ -67,6 +67,7 @@ class RunConfig:
     serial: str = "socket"               # QEMU serial: socket | pty
     progress: bool = True
     timeout: float = 10.0                # per request
+    flash: bool = True                   # a real board: flash the ELF first (False: it already runs it)
 
 
 @dataclass
@@ -161,7 +162,7 @@ def _load_model(spec) -> _Model:
     path = Path(spec)
     if not path.is_file():
         hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
-                if path.resolve() == DEFAULT_MODEL else "")
+                if path.resolve() == DEFAULT_MODEL.resolve() else "")
         raise RunError(f"model {path} not found{hint}")
     from ..quant.runners import IntModel
     return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
@@ -172,7 +173,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
     secs = {}
     board = resolve_board(cfg.target, cfg.board, cfg.port)
     target = board.target
-    out = Path(cfg.report_dir or REPO / "out" / target)
+    out = Path(cfg.report_dir or Path("out", target))
     out.mkdir(parents=True, exist_ok=True)
     model = _load_model(cfg.model)
 
@@ -215,7 +216,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
 
     # 5: stream
     t = time.perf_counter()
-    with open_device(board, elf, port=cfg.port, serial=cfg.serial, timeout=cfg.timeout) as dev:
+    with open_device(board, elf, port=cfg.port, serial=cfg.serial, timeout=cfg.timeout, flash=cfg.flash) as dev:
         log(f"started {board.kind} pid {getattr(dev.runner, 'pid', None)}")
         hello = dev.info
         if hello.model_hash != model.sha256[:16]:
