@@ -6,12 +6,15 @@
     python scripts/compile.py --target host --no-firmware
     python scripts/compile.py --target cortex-m7 --kernels generic   # without the target's overlays
 
-Writes DIR/model.h, model.c, kernels.h, kernels.c (+ tvm/ stand-in headers) and
-DIR/compile.json, cross-compiles model.c + kernels.c with the target's toolchain at
--Wall -Wextra -Werror -fstack-usage into DIR/obj/edgekit_model.o, prints a table (layers,
-MACs, arena and its lower bound, weights, code from *-size, stack from the .su files,
-seconds), and, when edgekit.firmware.build is available, builds the firmware ELF for the
-target's default board into DIR/firmware/.
+Writes OUT (default build/<target>):
+    OUT/lib/        the library for your firmware: model.h, model.c, kernels.h, kernels.c (+ the
+                    tvm/ stand-in and overlay headers they include), CMakeLists.txt (static library
+                    edgekit_model + examples/main.c), cmake/<cross toolchain>.cmake, compile.json
+    OUT/obj/        model.c + kernels.c cross-compiled at -Wall -Wextra -Werror -fstack-usage
+    OUT/firmware/   the firmware ELF for the target's default board (or --board)
+    OUT/arena.png   the arena plan: each buffer's bytes over the execution steps it is live
+and prints a table (layers, MACs, arena and its lower bound, weights, code from *-size, stack
+from the .su files, seconds).
 
 Exit status (edgekit.cli): 0 ok; 2 usage or setup error: the model, target or board is
 missing, unknown or malformed, the model cannot be compiled, a toolchain is missing; 3 build
@@ -46,7 +49,8 @@ def main(argv=None) -> int:
     p.add_argument("--target", required=True,
                    help=f"one of: {', '.join(known_targets())}; or the path of your own target .toml")
     p.add_argument("--model", help="the int8 ONNX QDQ model file (default: the shipped models/acdae/model.onnx)")
-    p.add_argument("--out", help="output folder (default build/<target>)")
+    p.add_argument("--out", help="output folder: OUT/lib (the library), OUT/obj, OUT/firmware "
+                   "(default build/<target>)")
     p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
     p.add_argument("--kernels", help="kernel set: generic, or an edgekit/ops/overlays set "
                    "(default: the target's `kernels`)")
@@ -72,12 +76,15 @@ def main(argv=None) -> int:
         b = load_board(board)
         if b.target != target.name:
             fail(f"board {board} has target {b.target!r}, not {target.name!r}; give --target {b.target}")
-    res = compile_model(model, target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
-                        kernels=a.kernels)
+    res = compile_model(model, target, out / "lib", fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
+                        kernels=a.kernels, build_dir=out / "obj")
     rep = res.report
+    from edgekit.compiler.arena_plot import plot_arena
+    plot_arena(rep["arena_plan"], rep["arena_bytes"], out / "arena.png", title=rep["model_name"] or "")
     if not a.json:
         print(format_table(rep))
-    log.info(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
+    log.info(f"wrote the library {res.out_dir}/ (model.h, model.c, kernels.*, CMakeLists.txt, examples/main.c, "
+             f"compile.json) and {out}/arena.png ({rep['seconds']:.2f} s)")
     if a.no_firmware:
         if a.json:
             print(json.dumps(rep, indent=1))
@@ -87,7 +94,7 @@ def main(argv=None) -> int:
         log.warning("firmware: edgekit.firmware.build is not available; skipped")
         return 0
     try:
-        elf = build_firmware(res.out_dir, board, res.out_dir / "firmware")
+        elf = build_firmware(res.out_dir, board, out / "firmware")
     except Exception as e:  # noqa: BLE001 -- report any firmware failure, the C is still there
         fail(f"firmware build for {board} failed: {one_line(e)}", exit_code_of(e) or EXIT_BUILD)
     rep["firmware"] = {"board": board, "elf": str(getattr(elf, "path", elf)),

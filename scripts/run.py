@@ -11,7 +11,7 @@ denoising and AF from the device's outputs, and report.
 
 Windows: held-out test records (edgekit.data.split_records(...)['test']) mixed with NSTDB test
 noise at the SNRs in turn (window i at SNR i mod len). Writes REPORT/run.json, report.md,
-latency_hist.png, layers.png, denoise_example.png (+ REPORT/model: the compiled C, REPORT/firmware:
+layers.png (instructions per layer), arena.png (the arena plan), denoise_example.png (+ REPORT/model: the compiled C, REPORT/firmware:
 the ELF), prints the report.
 
 Messages go to stderr (-q: none, -v: more); stdout holds the report, or with --json run.json.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_common_args, log, main_guard, setup_logging  # noqa: E402
+from edgekit.cli import add_common_args, command_line, log, main_guard, setup_logging  # noqa: E402
 from edgekit.firmware.targets import known_boards, known_targets, load_board  # noqa: E402
 
 
@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     cfg = RunConfig(target=a.target, board=a.board, port=a.port, model=model, windows=a.windows,
                     snrs=a.snr, noise=a.noise, segments=a.segments, seed=a.seed, data_dir=a.data_dir,
                     report_dir=a.report, elf=a.elf, serial=a.serial, timeout=a.timeout,
-                    progress=not a.no_progress and not a.quiet, flash=not a.no_flash)
+                    progress=not a.no_progress and not a.quiet, flash=not a.no_flash,
+                    command=command_line("run.py", argv))
     try:
         out = run(cfg, log=log.info)
     except RunError as e:

@@ -38,7 +38,7 @@ def test_evaluate_and_report(build_fw, tmp_path):
     assert data["summary"]["latency"]["unit"] == "nanoseconds"
     md = paths["markdown"].read_text()
     assert "9/10" in md and "| 3 | 1 | 1 | True |" in md and "denoise" in md
-    for k in ("latency_png", "layers_png"):
+    for k in ("layers_png",):
         assert paths[k].read_bytes()[:4] == b"\x89PNG"
     assert np.isclose(sum(l["share"] for l in data["layers"]), 1.0)
 

@@ -94,6 +94,8 @@ def board_header(board: Board) -> str:
                   f"#define EDGEKIT_UART_CLOCK_HZ {u.get('clock_hz', board.clock_hz)}u"]
     if u.get("lpuart"):
         lines.append("#define EDGEKIT_UART_LPUART 1")
+    if board.caches:
+        lines.append("#define EDGEKIT_ENABLE_CACHES 1")
     if board.init_ops:
         ops = ", ".join("{" + ", ".join(f"0x{v:08X}u" for v in op) + "}" for op in board.init_ops)
         lines.append(f"#define EDGEKIT_INIT_OPS {ops}")

@@ -105,7 +105,9 @@ BOARD_SCHEMA = {
              True, None),
     "qemu": ({"binary": (str, True, None), "apt_package": (str, False, None), "machine": (str, True, None),
               "args": ("str_list", False, None), "icount_shift": (int, False, None)}, False, None),
-    "usb_ids": ("str_list", False, None),  # "VID:PID" (hex; PID "*" = any) of the board's USB debug probe
+    "usb_ids": ("str_list", False, None),
+    "caches": (bool, False, None),           # Cortex-M7: enable the I- and D-cache at start-up
+    "timing_board": (str, False, None),      # a QEMU board: the real board whose clock its ms estimate uses  # "VID:PID" (hex; PID "*" = any) of the board's USB debug probe
     "flash": ({"tool": (str, True, None), "install_hint": (str, False, None), "command": ("str_list", True, None),
                "reset": ("str_list", False, None)}, False, None),
 }
@@ -191,6 +193,8 @@ class Board:
     init_ops: tuple = ()            # ([addr, clear, set, wait_mask], ...)
     extra_cflags: tuple[str, ...] = ()
     usb_ids: tuple[str, ...] = ()   # "0483:374b": its debug probe, for --port auto
+    caches: bool = False            # Cortex-M7 I-/D-cache on (board_init.c)
+    timing_board: str = ""          # QEMU board: ms are estimated at this real board's clock
 
     def load_target(self) -> Target:
         return load_target(self.target)
@@ -272,6 +276,8 @@ def load_board(name: str) -> Board:
     if d["target"] not in known_targets():
         raise TargetFileError(f"{path}: 'target' = {d['target']!r} is not a known target"
                               f"{did_you_mean(d['target'], known_targets())}; known: {', '.join(known_targets())}")
+    if d.get("timing_board") and not _PLAIN.fullmatch(d["timing_board"]):
+        raise TargetFileError(f"{path}: 'timing_board' = {d['timing_board']!r} is not a board name")
     for usb in d.get("usb_ids", ()):
         if not re.fullmatch(r"[0-9a-f]{4}:([0-9a-f]{4}|\*)", usb):
             raise TargetFileError(f"{path}: 'usb_ids' entry {usb!r} is not VID:PID in lower-case hex "
@@ -287,4 +293,5 @@ def load_board(name: str) -> Board:
         memory=dict(d.get("memory", {})), qemu=d.get("qemu"), flash=d.get("flash"),
         init_ops=tuple(tuple(op) for op in d.get("init_ops", ())),
         extra_cflags=tuple(d.get("extra_cflags", ())), usb_ids=tuple(d.get("usb_ids", ())),
+        caches=bool(d.get("caches", False)), timing_board=d.get("timing_board", ""),
     )

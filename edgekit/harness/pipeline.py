@@ -21,7 +21,7 @@ windows -> compare with the integer reference bit for bit -> score -> report.
    model hash must be the ONNX file's.
 6. score: denoising per SNR + AF, from the device's outputs and from the reference's; both
    must be identical (``metrics_equal_reference``).
-7. report: run.json, report.md, latency_hist.png, layers.png, denoise_example.png.
+7. report: run.json, report.md, layers.png, arena.png, denoise_example.png.
 
 ``model="stub"`` runs the firmware's stub model on random windows (harness checks, no ECG).
 """
@@ -40,6 +40,7 @@ from .. import resources
 from ..firmware.build import STUB_MODEL_DIR, ElfInfo, build_firmware
 from ..firmware.targets import Board, known_boards, load_board, load_target
 from .device import open_device
+from .timing import real_time
 from .evaluate import EvalResult, evaluate
 
 DEFAULT_MODEL = resources.default_model()  # the shipped model (package data)
@@ -68,6 +69,7 @@ class RunConfig:
     progress: bool = True
     timeout: float = 10.0                # per request
     flash: bool = True                   # a real board: flash the ELF first (False: it already runs it)
+    command: str = ""                    # the command line that started the run (for the report)
 
 
 @dataclass
@@ -164,7 +166,7 @@ def _load_model(spec) -> _Model:
         hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
                 if path.resolve() == DEFAULT_MODEL.resolve() else "")
         raise RunError(f"model {path} not found{hint}")
-    from ..quant.runners import IntModel
+    from ..quant.intmodel import IntModel
     return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
 
 
@@ -295,12 +297,15 @@ def build_record(cfg, board, model, compile_rep, elf_info: ElfInfo | None, elf, 
                  "serial": cfg.serial if board.kind == "qemu" else ("port " + str(cfg.port) if cfg.port else "pipe")},
         "seconds": {k: round(v, 3) for k, v in secs.items()},
         "counts": result.counts,
+        "timing": real_time(latency, board, h.input_length / _fs()),
+        "command": cfg.command,
+        "versions": tool_versions(board),
     }
     if compile_rep is not None:
         rec["compile"] = {k: compile_rep.get(k) for k in (
             "macs", "layers_count", "arena_bytes", "weights_bytes", "code_bytes", "rodata_bytes",
             "max_stack_bytes", "flash_needed_bytes", "ram_needed_bytes", "target_flash_bytes",
-            "target_ram_bytes", "fits_target", "fit_message", "seconds")}
+            "target_ram_bytes", "fits_target", "fit_message", "seconds", "arena_plan")}
         rec["model_flash_bytes"] = compile_rep.get("flash_needed_bytes")
         rec["model_ram_bytes"] = compile_rep.get("ram_needed_bytes")
         rec["fits_target"] = compile_rep.get("fits_target")
@@ -316,6 +321,31 @@ def build_record(cfg, board, model, compile_rep, elf_info: ElfInfo | None, elf, 
         rec["reference_metrics"] = scores["reference"]
         rec["metrics_equal_reference"] = _equal(scores["device"], scores["reference"])
     return rec
+
+
+def _fs() -> int:
+    from ..data import FS  # the sampling rate: a window of input_length samples lasts input_length / FS s
+    return FS
+
+
+def tool_versions(board: Board) -> dict:
+    """edgekit, TVM and the target's C compiler, for the report."""
+    import subprocess
+    from importlib import metadata
+
+    from .. import __version__
+    out = {"edgekit": __version__}
+    try:
+        out["TVM"] = metadata.version("apache-tvm")
+    except metadata.PackageNotFoundError:
+        out["TVM"] = "not installed"
+    gcc = load_target(board.target).tool("gcc")
+    try:
+        out["gcc"] = subprocess.run([gcc, "--version"], capture_output=True, text=True,
+                                    timeout=20).stdout.splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        out["gcc"] = f"{gcc}: not found"
+    return out
 
 
 def _equal(a, b) -> bool:

@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ACDAEConfig  # noqa: F401  (re-exported: the model shape lives with the model)
+from .config import INPUT_SCALE, ACDAEConfig  # noqa: F401  (re-exported; torch-free)
 from .fakequant import ActQuant, fake_quant_bias, fake_quant_weight, weight_scale
 
-INPUT_SCALE = 1.0 / 128.0  # int8 input q means q/128 in model units
 GATE_QPARAMS = (1.0 / 256.0, -128)  # sigmoid output in [0, 1) with 256 steps
 
 

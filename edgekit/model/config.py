@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+INPUT_SCALE = 1.0 / 128.0  # int8 input q means q/128 in model units
+
 
 @dataclass
 class ACDAEConfig:
