@@ -62,7 +62,7 @@ def one_line(message: object, limit: int = 2000) -> str:
     return s if len(s) <= limit else s[:limit - 3] + "..."
 
 
-_FILE_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+_FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
 def exit_code_of(e: BaseException) -> int | None:

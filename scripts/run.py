@@ -11,23 +11,35 @@ denoising and AF from the device's outputs, and report.
 
 Windows: held-out test records (edgekit.data.split_records(...)['test']) mixed with NSTDB test
 noise at the SNRs in turn (window i at SNR i mod len). Writes REPORT/run.json, report.md,
-layers.png (instructions per layer), arena.png (the arena plan), denoise_example.png (+ REPORT/model: the compiled C, REPORT/firmware:
-the ELF), prints the report.
+layers.png (instructions per layer), arena.png (the arena plan), denoise_example.png (+ REPORT/model:
+the compiled C library, REPORT/firmware: the ELF), prints the report. Messages go to stderr (-q:
+none, -v: more); stdout holds the report, or with --json run.json.
 
-Messages go to stderr (-q: none, -v: more); stdout holds the report, or with --json run.json.
+Every result is appended to REPORT/run.jsonl as it arrives; run.json and report.md are written
+from it also when the run stops early (link lost, SIGINT, SIGTERM), and
 
-Exit status: 0 all windows bit-exact (and device metrics == reference metrics), 1 a mismatch,
-2 the run could not be set up (bad arguments, model missing or too large, toolchain missing).
+  scripts/run.py --resume REPORT                                   # continue after the last window
+
+continues that run (same windows, same firmware; only --timeout, --port, --serial, --no-flash and
+--no-progress may change) and ends with the run.json an uninterrupted run gives (wall-clock facts
+aside: they are under its "session" key).
+
+Exit status (edgekit.cli): 0 all windows bit-exact (and device metrics == reference metrics),
+1 a mismatch, 2 usage or setup error (bad arguments, unknown board or target, model, ELF, port,
+QEMU or flash tool missing, model too large), 3 build failure, 4 link lost or device fault
+(the run can be resumed), 130 / 143 interrupted by SIGINT / SIGTERM (resumable too). Every
+expected failure is one `error: ...` line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgekit.cli import add_common_args, command_line, log, main_guard, setup_logging  # noqa: E402
+from edgekit.cli import add_common_args, command_line, exit_code_of, log, one_line, setup_logging  # noqa: E402
 from edgekit.firmware.targets import known_boards, known_targets, load_board  # noqa: E402
 
 
@@ -45,7 +57,30 @@ def parse_snrs(text: str) -> tuple[float, ...]:
     return snrs
 
 
+def _terminated(signum, frame):
+    from edgekit.harness.pipeline import Interrupted
+    raise Interrupted()
+
+
 def main(argv=None) -> int:
+    """The command; expected errors become one `error:` line on stderr and their exit code."""
+    old = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(argv)
+    except Exception as e:  # noqa: BLE001 -- re-raised unless expected (a bug keeps its traceback)
+        code = exit_code_of(e)
+        if code is None:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt as e:  # before the stream started: nothing to save
+        print("error: interrupted", file=sys.stderr)
+        return 130 if type(e) is KeyboardInterrupt else 143  # Interrupted: SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="edgekit run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", help=f"one of: {', '.join(known_targets())}; or your own target .toml")
@@ -54,8 +89,6 @@ def main(argv=None) -> int:
                        help="run in QEMU on the target's default QEMU board (the default without --port)")
     where.add_argument("--port", help="serial port of a real board (with --board), e.g. /dev/ttyACM0; 'auto': "
                        "the one plugged-in board whose USB debug probe fits --board (edgekit boards --connected)")
-    ap.add_argument("--no-flash", action="store_true",
-                    help="with --port: do not flash; stream to a board that already runs this firmware")
     ap.add_argument("--board", help=f"one of: {', '.join(known_boards())}, or your own board .toml "
                     "(default: the target's QEMU board)")
     ap.add_argument("--model", help="the int8 ONNX QDQ model file (default: the shipped models/acdae/model.onnx), "
@@ -72,44 +105,47 @@ def main(argv=None) -> int:
     ap.add_argument("--report", "--out", dest="report", help="report directory (default out/<target>)")
     ap.add_argument("--elf", help="run this firmware instead of compiling and building one")
     ap.add_argument("--serial", choices=("socket", "pty"), default="socket", help="QEMU serial mode")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    ap.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds for every wait: QEMU's start, the hello, each window (default 10)")
+    ap.add_argument("--no-flash", action="store_true", help="a real board that already runs the firmware: "
+                    "do not flash it, just open --port")
+    ap.add_argument("--resume", metavar="REPORT", help="continue the run whose report folder is REPORT")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common_args(ap, json_help="print run.json on stdout instead of the report (messages on stderr)")
     a = ap.parse_args(argv)
     setup_logging(a)
-    if a.board and a.qemu and a.board in known_boards() and load_board(a.board).kind != "qemu":
-        ap.error(f"--qemu runs a QEMU board, and {a.board} is a real board: give --port instead")
-    if a.windows < 1:
-        ap.error("--windows must be at least 1")
-    if a.no_flash and not a.port:
-        ap.error("--no-flash streams to a real board: give --port (and --board)")
-    from edgekit.harness.pipeline import DEFAULT_MODEL, RunConfig, RunError, run
+    from edgekit.harness.pipeline import DEFAULT_MODEL, RunConfig, run  # after parsing: --help stays fast
     if a.port == "auto":
         from edgekit.harness.ports import auto_port
         a.port = auto_port(a.board)
         log.info(f"--port auto: {a.port}")
+    if a.timeout <= 0:
+        ap.error("--timeout must be positive")
+    if a.resume:
+        given = [f"--{k}" for k in ("target", "board", "elf", "report") if getattr(a, k)]
+        if given:
+            ap.error(f"--resume continues the logged run as it was: drop {', '.join(given)}")
+        return _report(run(RunConfig(report_dir=a.resume, port=a.port, serial=a.serial, timeout=a.timeout,
+                                     flash=not a.no_flash, progress=not a.no_progress and not a.quiet,
+                                     resume=True),
+                           log=log.info), a.json)
+    if a.no_flash and not a.port:
+        ap.error("--no-flash streams to a real board: give --port (and --board)")
+    if a.board and a.qemu and a.board in known_boards() and load_board(a.board).kind != "qemu":
+        ap.error(f"--qemu runs a QEMU board, and {a.board} is a real board: give --port instead")
+    if a.windows < 1:
+        ap.error("--windows must be at least 1")
     model = a.model or str(DEFAULT_MODEL)
     cfg = RunConfig(target=a.target, board=a.board, port=a.port, model=model, windows=a.windows,
                     snrs=a.snr, noise=a.noise, segments=a.segments, seed=a.seed, data_dir=a.data_dir,
                     report_dir=a.report, elf=a.elf, serial=a.serial, timeout=a.timeout,
-                    progress=not a.no_progress and not a.quiet, flash=not a.no_flash,
+                    flash=not a.no_flash, progress=not a.no_progress and not a.quiet,
                     command=command_line("run.py", argv))
-    try:
-        out = run(cfg, log=log.info)
-    except RunError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 -- setup errors that name their fix (toolchain, data, model)
-        from edgekit.compiler import CompilerError, UnsupportedModelError
-        from edgekit.data import DataError
-        from edgekit.firmware.build import BuildError
-        from edgekit.harness.board import BoardError
-        from edgekit.harness.qemu import QemuError
-        if isinstance(e, (CompilerError, UnsupportedModelError, DataError, BuildError, QemuError, BoardError)):
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        raise
-    if a.json:
+    return _report(run(cfg, log=log.info), a.json)
+
+
+def _report(out, as_json: bool = False) -> int:
+    if as_json:
         import json
         print(json.dumps(out.run, indent=1, default=str))
     else:
@@ -121,4 +157,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    main_guard(main)
+    sys.exit(main())

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf
-          picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc binutils cmake make gcc)
+          picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc binutils cmake make gcc
+          clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: scripts/fuzz.py
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 missing=()

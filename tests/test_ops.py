@@ -266,3 +266,30 @@ def test_overlay_header_cross_compiles_clean_for_cortex_m7(tmp_path):
     res = compile_model(g, "cortex-m7", tmp_path, kernels="example", check_fit=False)
     assert _layer(res.report, "op")["kernel"] == "example/conv1d"
     assert res.report["code_bytes"] > 0 and not res.report["forbidden_symbols"]
+
+
+def test_ops_reference_compiler_and_bench_do_not_import_torch():
+    import subprocess
+    import sys
+    code = ("import sys, edgekit.ops, edgekit.quant.reference, edgekit.compiler, edgekit.harness.bench; "
+            "edgekit.ops.all_overlays(); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_registry_refuses_an_incomplete_overlay(tmp_path):
+    from types import SimpleNamespace
+
+    from edgekit.ops import KernelError, _check_overlay
+
+    ok = dict(KIND="conv1d", claims=lambda s, g: None, make_kernel=lambda k, g: k, build=lambda k, g: None,
+              __file__=str(tmp_path / "conv1d.py"))
+    _check_overlay(SimpleNamespace(**ok), "mine", "conv1d")
+    with pytest.raises(KernelError, match="mine/conv1d.py lacks build"):
+        _check_overlay(SimpleNamespace(**{**ok, "build": None}), "mine", "conv1d")
+    with pytest.raises(KernelError, match="must set KIND = 'conv1d'"):
+        _check_overlay(SimpleNamespace(**{**ok, "KIND": "dense"}), "mine", "conv1d")
+    with pytest.raises(KernelError, match="lists C header 'dot.h', which is not next to it"):
+        _check_overlay(SimpleNamespace(**ok, C_HEADERS=("dot.h",)), "mine", "conv1d")
+    (tmp_path / "dot.h").write_text("/* */\n")
+    _check_overlay(SimpleNamespace(**ok, C_HEADERS=("dot.h",)), "mine", "conv1d")

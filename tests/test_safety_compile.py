@@ -131,6 +131,15 @@ def test_hostile_c_compiles_strictly(pair, tmp_path):
         assert r.returncode == 0 and not r.stderr.strip(), r.stderr
 
 
+def test_hostile_model_builds_into_the_host_firmware(pair, tmp_path):
+    """The path of the original attack (run.py --target host): the firmware build (-Werror) of
+    the hostile C succeeds, and its strings are the shortened ASCII names."""
+    from edgekit.firmware.build import build_firmware
+    info = build_firmware(pair[1].out_dir, "host", tmp_path)
+    data = info.path.read_bytes()
+    assert display_name(pair[1].graph.ops[0].name).encode() in data
+
+
 def test_hostile_build_is_bit_exact_and_equals_the_plain_build(pair):
     plain, hostile = pair
     assert [k.func for k in hostile.kernels] != [k.func for k in plain.kernels]   # the names did change

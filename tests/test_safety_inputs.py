@@ -66,6 +66,16 @@ def test_compile_script_corrupt_and_future_models(bad_models, tmp_path):
     assert "model format version '99' is unknown" in line
 
 
+def test_a_corrupt_sidecar_is_named(tmp_path):
+    from edgekit.quant.format import read_sidecar
+    shutil.copy(MODEL, tmp_path / "model.onnx")
+    (tmp_path / "model.json").write_text('{"format": "edgekit-model", "version": ')
+    with pytest.raises(ModelFormatError, match=re.escape(str(tmp_path / "model.json")) + " is not valid JSON"):
+        read_sidecar(tmp_path / "model.onnx")
+    line = _one_error_line(_script("evaluate.py", "--model-dir", tmp_path, "--json", tmp_path / "m.json"))
+    assert "model.json is not valid JSON" in line
+
+
 # --- target and board files --------------------------------------------------------------
 def test_every_shipped_target_and_board_follows_the_schema():
     for name in T.known_targets():

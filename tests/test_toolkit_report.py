@@ -60,10 +60,10 @@ def test_run_report_has_time_command_versions_and_pictures(tmp_path):
            "max_us": 1.0, "clock_hz": 25_000_000, "per_mac": 3.6, "total_macs": 110}
     run = {"target": "cortex-m7", "board": "mps2-an500", "board_kind": "qemu", "model_name": "m", "model_hash": "h",
            "model": "m.onnx", "windows": 1, "bit_exact": 1, "all_bit_exact": True, "latency": lat,
-           "link": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0}, "seconds": {"total": 1.0},
+           "session": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0, "seconds": {"total": 1.0},
+                       "sessions": [{}], "command": "python scripts/run.py --target cortex-m7 --qemu"},
            "layers": [], "mismatched_windows": [],
            "timing": real_time(lat, load_board("mps2-an500"), WINDOW_S),
-           "command": "python scripts/run.py --target cortex-m7 --qemu",
            "versions": {"edgekit": "0.1.0", "TVM": "0.27.0.post1", "gcc": "arm-none-eabi-gcc 12.2"},
            "arena": {"png": "arena.png", "bytes": 6144}}
     md = run_markdown(run)

@@ -113,9 +113,13 @@ def bench(target: str, model=None, windows: int = 20, board: str | None = None, 
     expected = list(zip(ref[graph.outputs[0]], ref[graph.outputs[1]]))
     log(f"bench {target} on {b.name}: {described}; kernels {kset} vs generic")
 
-    runs = {}
-    for s in dict.fromkeys([kset, ops.GENERIC]):
-        runs[s] = _run_one(model, target, b, s, out / s, x, expected, log, progress)
+    runs = {kset: _run_one(model, target, b, kset, out / kset, x, expected, log, progress)}
+    if kset != ops.GENERIC:
+        if any(r.get("kernel", ops.GENERIC) != ops.GENERIC for r in runs[kset]["compile"]["layers"]):
+            runs[ops.GENERIC] = _run_one(model, target, b, ops.GENERIC, out / ops.GENERIC, x, expected, log, progress)
+        else:  # no layer took an overlay: the generic build is the same C
+            log(f"no layer took a {kset} overlay: the generic build would be the same code; not run again")
+            runs[ops.GENERIC] = {**runs[kset], "kernels": ops.GENERIC, "same_code_as": kset}
     main, gen = runs[kset], runs[ops.GENERIC]
     rows = main["compile"]["layers"]
     layers, claimed = [], []
@@ -188,6 +192,10 @@ def bench_markdown(rep: dict, command: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _b(v) -> str:
+    return "-" if v is None else f"{v:,} B"
+
+
 def format_bench(rep: dict) -> str:
     u = "instr" if rep["unit"] == "instructions" else rep["unit"]
     f = lambda v, nd=2: "-" if v is None else f"{v:,.{nd}f}"  # noqa: E731
@@ -207,6 +215,12 @@ def format_bench(rep: dict) -> str:
              f"bit-exact: {'all windows, both builds' if rep['bit_exact'] else 'NO'}",
              f"per window   {rep['per_window']:>14,.0f} {u}  {f(rep['per_mac'])}/MAC   generic "
              f"{rep['generic_per_window']:,.0f} ({f(rep['generic_per_mac'])}/MAC)   ratio {f(rep['ratio'], 3)}"]
+    m, g = rep["runs"][rep["kernels"]], rep["runs"]["generic"]
+    grow = lambda a, b: "" if not b or a is None else f" ({100 * (a - b) / b:+.1f} %)"  # noqa: E731
+    rows.append(f"memory       weights {m['weights_bytes']:,} B{grow(m['weights_bytes'], g['weights_bytes'])}, "
+                f"code {_b(m['code_bytes'])}{grow(m['code_bytes'], g['code_bytes'])}, arena {m['arena_bytes']:,} B "
+                f"(lower bound {m['arena_lower_bound_bytes']:,} B, scratch {m['arena_scratch_bytes']:,} B); "
+                f"generic: weights {g['weights_bytes']:,} B, code {_b(g['code_bytes'])}, arena {g['arena_bytes']:,} B")
     if rep["overlay_layers"]:
         rows.append(f"overlay layers ({len(rep['overlay_layers'])}, {rep['overlay_macs']:,} MACs): "
                     f"{rep['overlay_count']:,.0f} {u} {f(rep['overlay_per_mac'])}/MAC   generic "

@@ -189,6 +189,12 @@ _HELLO_FIXED = L.HELLO_FIXED
 class ProtocolError(ValueError):
     """A frame with a good CRC whose payload does not have the layout its type promises."""
 
+    exit_code = 4  # edgekit.cli exit codes: a device fault
+
+
+class ProtocolVersionError(ProtocolError):
+    exit_code = 2  # setup: rebuild the firmware
+
 
 def decode_hello(payload: bytes) -> HelloInfo:
     try:
@@ -211,7 +217,7 @@ def decode_hello(payload: bytes) -> HelloInfo:
     except (struct.error, IndexError) as e:
         raise ProtocolError(f"malformed hello reply ({len(payload)} B): {e}") from e
     if f[0] != PROTOCOL_VERSION:
-        raise ProtocolError(f"the firmware speaks protocol version {f[0]}, this harness {PROTOCOL_VERSION}: "
+        raise ProtocolVersionError(f"the firmware speaks protocol version {f[0]}, this harness {PROTOCOL_VERSION}: "
                             "rebuild the firmware")
     return HelloInfo(f[0], COUNTER_KINDS.get(f[1], f"kind{f[1]}"), *f[2:12],
                      f[12].rstrip(b"\0").decode("ascii", "replace"), name, board, names, macs)

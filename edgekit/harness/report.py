@@ -97,7 +97,8 @@ def run_lines(run: dict) -> dict[str, list]:
         ("target", run["target"]),
         ("board", f"{run['board']} ({where})"),
         ("model", f"{run['model_name']} {run['model_hash']} ({run['model']})"),
-        ("windows", str(run["windows"])),
+        ("windows", str(run["windows"]) + ("" if run.get("complete", True) else
+                                           f" of {run['windows_planned']}  <-- INCOMPLETE (resume with --resume)")),
         ("bit-exact", f"{run['bit_exact']}/{run['windows']} vs the {run.get('reference', 'reference').split(' (')[0]}"
                       + ("" if run["all_bit_exact"] else "  <-- MISMATCH")),
         (f"latency ({unit})", f"p50 {_fmt(lat['p50'], 0)}   p99 {_fmt(lat['p99'], 0)}   max {_fmt(lat['max'], 0)}"),
@@ -113,11 +114,12 @@ def run_lines(run: dict) -> dict[str, list]:
         summary.append(("flash / RAM", f"{flash:,} / {run['ram_bytes']:,} B (firmware){model}"))
     if run.get("fits_target") is False:
         summary.append(("fits target", "NO: " + run["compile"]["fit_message"]))
-    link = run["link"]
+    link = run["session"]
     summary.append(("link", f"{link['windows_per_s']:.1f} windows/s, {link['retried']} retries, "
-                            f"{link['device_errors']} device errors; run {run['seconds']['total']:.1f} s"))
-    if run.get("command"):
-        summary.append(("command", run["command"]))
+                            f"{link['device_errors']} device errors; run {link['seconds']['total']:.1f} s"
+                            f" in {len(link['sessions'])} session(s)"))
+    if (run.get("session") or {}).get("command"):
+        summary.append(("command", run["session"]["command"]))
     if run.get("versions"):
         summary.append(("versions", ", ".join(f"{k} {v}" for k, v in run["versions"].items())))
     layers = sorted(run["layers"], key=lambda l: -l["count"])

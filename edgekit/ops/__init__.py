@@ -72,6 +72,8 @@ OVERLAY_API = ("claims", "make_kernel", "build")
 
 
 def _check_overlay(mod: ModuleType, kernel_set: str, kind: str) -> None:
+    if getattr(mod, "KIND", None) != kind:
+        raise KernelError(f"overlay {kernel_set}/{kind}.py must set KIND = {kind!r}")
     missing = [f for f in OVERLAY_API if not callable(getattr(mod, f, None))]
     if missing:
         raise KernelError(f"overlay {kernel_set}/{kind}.py lacks {', '.join(missing)} (see edgekit/ops/README.md)")
