@@ -60,7 +60,8 @@ def test_run_report_names_each_layers_kernel():
            "max_us": 1.0, "clock_hz": 25_000_000, "per_mac": 3.6, "total_macs": 110}
     run = {"target": "cortex-m7", "board": "mps2-an500", "board_kind": "qemu", "model_name": "m", "model_hash": "h",
            "model": "m.onnx", "windows": 1, "bit_exact": 1, "all_bit_exact": True, "latency": lat,
-           "link": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0}, "seconds": {"total": 1.0},
+           "session": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0, "seconds": {"total": 1.0},
+                       "sessions": [{}]},
            "layers": layers, "mismatched_windows": []}
     text = format_run(run)
     assert "kernel" in text

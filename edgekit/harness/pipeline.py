@@ -346,7 +346,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
     # 5: stream, appending each window to the run log as it arrives
     if runlog._f is None:
         runlog.open_for_append()
-    session = {"kind": "session", "started": _now(), "first_window": done}
+    session = {"kind": "session", "started": _now(), "first_window": done, "command": cfg.command}
     stopped, code, streamed = None, 0, None
     t = time.perf_counter()
     try:
@@ -403,7 +403,7 @@ def _compile_summary(compile_rep: dict | None) -> dict | None:
     return {k: compile_rep.get(k) for k in (
         "macs", "layers_count", "arena_bytes", "weights_bytes", "code_bytes", "rodata_bytes",
         "max_stack_bytes", "flash_needed_bytes", "ram_needed_bytes", "target_flash_bytes",
-        "target_ram_bytes", "fits_target", "fit_message", "stream")} | {"layers": [
+        "target_ram_bytes", "fits_target", "fit_message", "stream", "arena_plan")} | {"layers": [
             {"index": l["index"], "op": l["op"]} for l in compile_rep["layers"]]}
 
 
@@ -438,7 +438,6 @@ def finish(out: Path, runlog: RunLog, board: Board, model, workload, expected, n
                                      np.stack([e[1] for e in expected]), dq)}
     record = build_record(runlog.run, board, model, result, workload, scores, complete, n_total)
     record["session"] = session_record(sessions, result)
-    record["session"]["command"] = cfg.command  # this session's command line (a resume has its own)
     example = _example(workload, result, model) if scores is not None else None
     from .report import write_run_report
     paths = write_run_report(record, result, out, example=example)
@@ -454,8 +453,9 @@ def session_record(sessions: list[dict], result: EvalResult) -> dict:
     secs["total"] = round(sum(secs.values()), 3)
     return {"seconds": secs, "windows_per_s": result.windows_per_s, "stream_wall_s": round(result.wall_s, 3),
             "retried": result.retried, "device_errors": result.device_errors,
-            "sessions": [{k: s.get(k) for k in ("started", "stopped", "first_window", "windows", "stop_reason")}
-                         for s in sessions]}
+            "sessions": [{k: s.get(k) for k in ("started", "stopped", "first_window", "windows", "stop_reason",
+                                                 "command")} for s in sessions],
+            "command": sessions[-1].get("command") if sessions else None}  # the latest session's
 
 
 def _example(workload, result: EvalResult, model: _Model) -> dict:
