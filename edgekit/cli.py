@@ -130,24 +130,24 @@ def model_shape(p, a):
 
 
 def add_augment_args(p) -> None:
-    """Augmentation options shared by train.py and sweep.py (defaults = TrainConfig's: none)."""
+    """Augmentation options shared by train.py and sweep.py. Unset options keep TrainConfig's
+    augmentation (none); augment() fills them in after parsing, so --help imports no data code."""
+    p.add_argument("--stretch", help="time-scale factor range LOW,HIGH (1,1: none; default: TrainConfig's augmentation)")
+    p.add_argument("--flip", type=float, help="probability of inverting a lead (default: TrainConfig's augmentation)")
+    p.add_argument("--swap", type=float, help="probability of exchanging the leads (default: TrainConfig's augmentation)")
+
+
+def augment(p, a):
+    """Augment from the options of add_augment_args (unset: TrainConfig's); a bad value is a usage
+    error (exit 2)."""
     from .data.augment import Augment
     from .model.config import TrainConfig
 
     default = Augment.from_dict(TrainConfig().augment)
-    p.add_argument("--stretch", default=",".join(f"{v:g}" for v in default.stretch),
-                   help="time-scale factor range LOW,HIGH (1,1: none)")
-    p.add_argument("--flip", type=float, default=default.flip, help="probability of inverting a lead")
-    p.add_argument("--swap", type=float, default=default.swap, help="probability of exchanging the leads")
-
-
-def augment(p, a):
-    """Augment from the options of add_augment_args; a bad value is a usage error (exit 2)."""
-    from .data.augment import Augment
-
     try:
-        lo, hi = (float(v) for v in a.stretch.split(","))
-        return Augment(stretch=(lo, hi), flip=a.flip, swap=a.swap)
+        lo, hi = ((float(v) for v in a.stretch.split(",")) if a.stretch is not None else default.stretch)
+        return Augment(stretch=(lo, hi), flip=default.flip if a.flip is None else a.flip,
+                       swap=default.swap if a.swap is None else a.swap)
     except ValueError as e:
         p.error(f"bad augmentation: {e}")
 
@@ -184,26 +184,29 @@ def recipe(p, a) -> dict:
 
 
 # ---- the options every command shares ------------------------------------------------------
-# Messages go through logging to stderr (-v: debug, -q: warnings and errors only); stdout holds
-# the command's result: its table, or with --json the JSON document and nothing else.
+# Messages go through logging (-v: debug, -q: warnings and errors only): to stdout with the
+# command's table, to stderr with --json, where stdout holds the JSON document and nothing else.
+# Errors always go to stderr (main_guard).
 log = logging.getLogger("edgekit")
 
 
 def add_common_args(p, json_help: str | None = None) -> None:
     """-v/-q for every command, and --json (machine output on stdout) when json_help is given."""
     g = p.add_mutually_exclusive_group()
-    g.add_argument("-v", "--verbose", action="store_true", help="more messages (debug level) on stderr")
-    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    g.add_argument("-v", "--verbose", action="store_true", help="more messages (debug level)")
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     if json_help:
         p.add_argument("--json", action="store_true", help=json_help)
 
 
 def setup_logging(a=None, *, verbose: bool = False, quiet: bool = False) -> None:
-    """Messages to stderr at the level -v/-q ask for (a: the parsed options)."""
+    """Messages at the level -v/-q ask for, on stdout, or on stderr when --json holds stdout
+    (a: the parsed options)."""
     verbose = verbose or bool(getattr(a, "verbose", False))
     quiet = quiet or bool(getattr(a, "quiet", False))
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    as_json = getattr(a, "json", False)
+    handler = logging.StreamHandler(sys.stderr if as_json is True or as_json == "-" else sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(level)

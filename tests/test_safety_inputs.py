@@ -83,7 +83,7 @@ def test_every_shipped_target_and_board_follows_the_schema():
     for name in T.known_boards():
         assert T.load_board(name).name == name
     # init_ops sit at the top level (inside [uart] they were silently ignored)
-    assert len(T.load_board("nucleo-f746zg").init_ops) == 4 and len(T.load_board("hifive1-revb").init_ops) == 5
+    assert len(T.load_board("nucleo-f746zg").init_ops) == 18 and len(T.load_board("hifive1-revb").init_ops) == 5
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from the .su files, seconds).
 Exit status (edgekit.cli): 0 ok; 2 usage or setup error: the model, target or board is
 missing, unknown or malformed, the model cannot be compiled, a toolchain is missing; 3 build
 failure: the generated C or the firmware did not compile or link. Errors are one line on stderr;
-messages go to stderr (-q: none, -v: more); stdout holds the table, or with --json compile.json.
+messages and the table go to stdout (-q: fewer, -v: more); with --json stdout holds compile.json
+and messages go to stderr.
 """
 import argparse
 import json

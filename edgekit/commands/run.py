@@ -11,8 +11,8 @@ denoising and AF from the device's outputs, and report.
 Windows: held-out test records (edgekit.data.split_records(...)['test']) mixed with NSTDB test
 noise at the SNRs in turn (window i at SNR i mod len). Writes REPORT/run.json, report.md,
 layers.png (instructions per layer), arena.png (the arena plan), denoise_example.png (+ REPORT/model:
-the compiled C library, REPORT/firmware: the ELF), prints the report. Messages go to stderr (-q:
-none, -v: more); stdout holds the report, or with --json run.json.
+the compiled C library, REPORT/firmware: the ELF), prints the report. Messages and the report go to
+stdout (-q: fewer, -v: more); with --json stdout holds run.json and messages go to stderr.
 
 Every result is appended to REPORT/run.jsonl as it arrives; run.json and report.md are written
 from it also when the run stops early (link lost, SIGINT, SIGTERM), and
