@@ -191,6 +191,15 @@ def main() -> int:
     end = time.monotonic() + a.seconds if a.seconds else None
     stats = {"inputs": 0, "cases": 0, "crashes": 0, "sanitizer_reports": 0, "hangs": 0, "mismatches": 0,
              "seed": seed, "findings": []}
+    try:
+        run_cases(elf, hello, rng, a, out, end, stats)
+    except KeyboardInterrupt:  # stopped by hand (SIGINT): report what ran
+        stats["interrupted"] = True
+    print(json.dumps(stats))
+    return 0 if not stats["findings"] else 1
+
+
+def run_cases(elf, hello, rng, a, out: Path, end, stats: dict) -> None:
     while (end is None or time.monotonic() < end) and (a.frames is None or stats["inputs"] < a.frames):
         stream = random_stream(rng, a.pieces)
         problem = check_case(elf, stream, hello, a.input_timeout)
@@ -203,8 +212,6 @@ def main() -> int:
                    "runtime error" in problem else "crashes" if problem.startswith("exit") else "mismatches")
             stats[key] += 1
             stats["findings"].append(f"{path}: {problem[:500]}")
-    print(json.dumps(stats))
-    return 0 if not stats["findings"] else 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ the points where the line stalls (the clock jumps past stall_s and poll() runs),
 rule (none; the pre-hello reply lengths; one device's exact lengths). Checked for every input:
 
 * the frames the parser returns are exactly those of ``reference_frames`` (below: the spec,
-  written as a plain non-incremental scan), whatever the chunking;
+  written as a plain non-incremental scan over the whole stream), whatever the chunking;
 * memory: the buffer never holds more than the longest allowed frame plus the last chunk;
 * no exception escapes feed() or poll().
 
@@ -45,25 +45,52 @@ def allowed(rule, type_: int, n: int) -> bool:
 
 def reference_frames(stream: bytes, stalls: list[int], rule) -> list[tuple]:
     """The frames a correct parser finds, given the positions where the line stalled (sorted;
-    the end of the stream is one). A candidate starts at every A5 5A; it is a frame if its header
-    and all its bytes arrived before the first stall after its sync, its type and length are
-    allowed, and its CRC holds; then scanning goes on after it, else at the byte after its sync."""
+    the end of the stream is one). A candidate starts at every A5 5A. It is dropped (scanning
+    goes on at the byte after its sync) when its type or length is not allowed, when its CRC
+    fails, or when at a stall while it is incomplete a good frame lies complete after its sync;
+    a good frame is emitted and scanning goes on after it. A candidate that never completes and
+    has no good frame after it holds everything behind it."""
+
+    def good_end(j: int, b: int) -> int | None:
+        """End of a complete allowed frame with a good CRC at j within stream[:b], else None."""
+        if stream[j:j + 2] != SYNC or j + 2 + HDR > b:
+            return None
+        type_, _, n = struct.unpack_from("<BBI", stream, j + 2)
+        end = j + OVERHEAD + n
+        if not allowed(rule, type_, n) or end > b:
+            return None
+        ok = struct.unpack_from("<I", stream, end - 4)[0] == zlib.crc32(stream[j + 2: end - 4])
+        return end if ok else None
+
+    def good_frame_inside(i: int, b: int) -> bool:
+        j = i + 1
+        while (j := stream.find(SYNC, j, b)) >= 0:
+            if good_end(j, b) is not None:
+                return True
+            j += 1
+        return False
+
     out, i = [], 0
     while (i := stream.find(SYNC, i)) >= 0:
-        stall = next(b for b in stalls if b >= i + 2)
-        if stall < i + 2 + HDR:
-            i += 1
-            continue
+        if i + 2 + HDR > len(stream):
+            break  # its header never completes: it waits for bytes that do not come
         type_, seq, n = struct.unpack_from("<BBI", stream, i + 2)
+        if not allowed(rule, type_, n):
+            i += 1
+            continue
         end = i + OVERHEAD + n
-        if not allowed(rule, type_, n) or stall < end:
+        # the condition only grows with b: the last stall while it is incomplete decides
+        last = max((b for b in stalls if i + 2 <= b < end), default=None)
+        if last is not None and good_frame_inside(i, last):
             i += 1
             continue
-        body = stream[i + 2: end - 4]
-        if struct.unpack_from("<I", stream, end - 4)[0] != zlib.crc32(body):
+        if end > len(stream):
+            break
+        e = good_end(i, len(stream))
+        if e is None:
             i += 1
             continue
-        out.append((type_, seq, body[HDR:]))
+        out.append((type_, seq, stream[i + 2 + HDR: end - 4]))
         i = end
     return out
 
@@ -96,6 +123,7 @@ def decode(data: bytes):
         else:
             stalls.append(len(stream))
     cuts += [fdp.ConsumeIntInRange(0, len(stream)) for _ in range(fdp.ConsumeIntInRange(0, 8))]
+    stalls += [fdp.ConsumeIntInRange(0, len(stream)) for _ in range(fdp.ConsumeIntInRange(0, 3))]  # anywhere
     return bytes(stream), sorted(set(cuts) | set(stalls) | {len(stream)}), sorted(set(stalls)), rule
 
 

@@ -101,7 +101,7 @@ def test_real_windows_bit_exact_and_scored(runs, model_path, target):
 
     lat = run["latency"]
     assert lat["unit"] == "instructions" and 0 < lat["p50"] <= lat["p99"] <= lat["max"]
-    assert lat["per_mac"] == pytest.approx(lat["p50"] / lat["total_macs"]) and 1 < lat["per_mac"] < 20
+    assert lat["per_mac"] == pytest.approx(lat["p50"] / lat["total_macs"]) and 0.1 < lat["per_mac"] < 20  # Helium: ~0.27
     assert lat["p50_us"] == pytest.approx(lat["p50"] / load_board(TARGETS[target]).clock_hz * 1e6)
     graph = load_intgraph(model_path)
     assert len(run["layers"]) == len(graph.ops)

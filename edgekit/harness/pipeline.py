@@ -290,6 +290,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
         build = runlog.run["build"]
         elf = Path(build["elf"]) if Path(build["elf"]).is_absolute() else out / build["elf"]
         check_elf(elf, board)
+        runlog.open_for_append()
         done = runlog.next_window
         log(f"resuming {out}: {done} of {cfg.windows} windows already acknowledged")
     else:
@@ -344,8 +345,6 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
         x = workload.windows.noisy[done:]
 
     # 5: stream, appending each window to the run log as it arrives
-    if runlog._f is None:
-        runlog.open_for_append()
     session = {"kind": "session", "started": _now(), "first_window": done, "command": cfg.command}
     stopped, code, streamed = None, 0, None
     t = time.perf_counter()

@@ -56,11 +56,14 @@ class FrameParser:
     A candidate frame starts at every sync. It is dropped, and the stream rescanned from the
     byte after its sync, when its type or length is impossible (``lengths``: type -> (min, max)
     payload bytes; None accepts any type up to ``max_payload``), when its CRC fails, or when it
-    stalls: incomplete and no byte arrived for ``stall_s`` seconds (``poll()`` checks that; call
-    it when a read times out). So a false header announcing a long payload holds real frames
-    back for ``stall_s`` at most, and no good frame after it is lost. Memory: the buffer never
-    holds more than one frame of the longest allowed length plus the last chunk fed. Time: each
-    byte is the start of at most one candidate, checked once it is complete (one CRC pass).
+    stalls with a good frame inside it: incomplete, no byte arrived for ``stall_s`` seconds, and
+    a complete frame with a good CRC lies in the bytes after its sync (``poll()`` checks that;
+    call it when a read times out). So a false header announcing a long payload holds the real
+    frames behind it back for ``stall_s`` at most, and no good frame is lost; a real frame
+    whose bytes pause mid-way (a loaded host, a slow line) is kept, because nothing valid lies
+    inside it. Memory: the buffer never holds more than one frame of the longest allowed length
+    plus the last chunk fed. Time: each byte is the start of at most one candidate, checked
+    once it is complete (one CRC pass), plus one scan of the buffer per stall.
     ``dropped`` counts bytes skipped, ``resyncs`` the candidates dropped, per reason."""
 
     def __init__(self, max_payload: int = L.MAX_PAYLOAD, lengths: dict | None = None,
@@ -72,22 +75,41 @@ class FrameParser:
         self.dropped = 0
         self.resyncs = {"length": 0, "crc": 0, "stall": 0}
         self._last_byte = clock()
+        self._scanned = False  # the buffer as it is was scanned by _frame_inside: nothing inside
 
     def feed(self, data: bytes, now: float | None = None) -> list[Frame]:
         if data:
             self._last_byte = self.clock() if now is None else now
             self.buf += data
+            self._scanned = False
         return self._parse()
 
     def poll(self, now: float | None = None) -> list[Frame]:
         """Frames released by a stall: if an incomplete frame has waited ``stall_s`` without a
-        byte, drop its header and rescan (repeatedly: every byte in the buffer is that old)."""
+        byte and a good frame lies inside it, drop its header and rescan (repeatedly: every
+        byte in the buffer is that old)."""
         now = self.clock() if now is None else now
         frames = []
-        while self.pending and now - self._last_byte >= self.stall_s:
+        while self.pending and now - self._last_byte >= self.stall_s and self._frame_inside():
             self._skip("stall")
             frames += self._parse()
         return frames
+
+    def _frame_inside(self) -> bool:
+        """Does a complete frame with a good CRC start after the front sync?"""
+        buf = self.buf
+        if self._scanned:
+            return False  # nothing new arrived since the last scan
+        j = 1
+        while (j := buf.find(SYNC, j)) >= 0 and len(buf) >= j + 2 + HEADER.size:
+            type_, _, n = HEADER.unpack_from(buf, j + 2)
+            end = j + 2 + HEADER.size + n
+            if self.allowed(type_, n) and end + 4 <= len(buf) and \
+                    struct.unpack_from("<I", buf, end)[0] == zlib.crc32(memoryview(buf)[j + 2:end]):
+                return True
+            j += 1
+        self._scanned = True
+        return False
 
     @property
     def pending(self) -> bool:
@@ -132,6 +154,7 @@ class FrameParser:
             del buf[: OVERHEAD + n]
 
     def _skip(self, reason: str) -> None:
+        self._scanned = False
         self.resyncs[reason] += 1
         self.dropped += 1
         del self.buf[:1]
