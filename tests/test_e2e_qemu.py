@@ -21,8 +21,8 @@ from edgekit.firmware.targets import load_board, load_target
 from edgekit.harness import pipeline
 from edgekit.harness.device import open_device
 from edgekit.harness.workload import ecg_workload
-from edgekit.quant import reference
-from edgekit.quant.onnx_import import load_intgraph
+from edgekit.ir import reference
+from edgekit.ir.onnx_import import load_intgraph
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import pytest
 
 from edgekit.data import load_record, normalize, resolve_data_dir
 from edgekit.data.scaling import C_RECIPE
-from edgekit.quant import reference
-from edgekit.quant.onnx_import import load_intgraph
+from edgekit.ir import reference
+from edgekit.ir.onnx_import import load_intgraph
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "acdae" / "model.onnx"

@@ -10,10 +10,10 @@ import torch
 from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
 from edgekit.model.fakequant import ActQuant, set_qat
 from edgekit.model.train import TrainConfig, train
-from edgekit.quant import reference
+from edgekit.ir import reference
 from edgekit.quant.export import build_onnx, export_model
-from edgekit.quant.format import ModelFormatError
-from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
+from edgekit.ir.format import ModelFormatError
+from edgekit.ir.onnx_import import UnsupportedModelError, load_intgraph
 
 
 class _Windows:

@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 
 from ..firmware.protocol_limits import frame_check
-from ..quant.intgraph import IntGraph
+from ..ir.intgraph import IntGraph
 from . import emit, frontend, library, toolchain
 from .errors import CompilerError, ModelTooLargeError
 from .. import ops, resources

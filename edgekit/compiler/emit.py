@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph
+from ..ir.intgraph import IntGraph
 from ..ops.kernel import C_TYPES
 from .kernels import TVM_HEADERS, Kernel, header_includes
 from .names import c_comment, c_string, display_name

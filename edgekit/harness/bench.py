@@ -28,7 +28,7 @@ from ..compiler.driver import DEFAULT_MODEL
 from ..compiler.frontend import load as load_model
 from ..firmware.build import build_firmware
 from ..firmware.targets import load_board, load_target
-from ..quant import reference
+from ..ir import reference
 
 EXACT_COUNTERS = ("systick_icount", "minstret")   # QEMU -icount: instructions, exactly
 

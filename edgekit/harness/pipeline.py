@@ -16,7 +16,7 @@ windows -> compare with the integer reference bit for bit -> score -> report.
    (``fits_target: false`` in run.json) and an error only on real hardware.
 3. firmware: ``edgekit.firmware.build.build_firmware(REPORT/model, board, REPORT/firmware)``.
 4. windows: ``workload.ecg_workload`` (held-out test records + NSTDB noise at the SNRs), and
-   the integer reference (``edgekit.quant.reference``) on all of them at once.
+   the integer reference (``edgekit.ir.reference``) on all of them at once.
 5. stream: ``evaluate`` over the serial link, every output compared bit for bit; the device's
    model hash must be the ONNX file's.
 6. score: denoising per SNR + AF, from the device's outputs and from the reference's; both
@@ -185,7 +185,7 @@ class _Model:
 
     def reference_outputs(self, x: np.ndarray):
         """[(denoised, logits)] for each window of the int8 batch x (the integer reference)."""
-        from ..quant import reference
+        from ..ir import reference
         out = reference.run(self.int_model.graph, x)
         den, logits = out[self.int_model.den_name], out[self.int_model.logit_name]
         return list(zip(den, logits))
@@ -199,7 +199,7 @@ def _load_model(spec) -> _Model:
         hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
                 if path.resolve() == DEFAULT_MODEL.resolve() else "")
         raise RunError(f"model {path} not found{hint}")
-    from ..quant.intmodel import IntModel
+    from ..ir.intmodel import IntModel
     return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
 
 
@@ -322,7 +322,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
         runlog.append({"kind": "run", "format": FORMAT, "config": _config_record(cfg),
                        "model_sha256": model.sha256, "board_kind": board.kind,
                        "reference": "stub twin (edgekit.firmware.stub_model)" if model.kind == "stub"
-                                    else "integer reference (edgekit.quant.reference)",
+                                    else "integer reference (edgekit.ir.reference)",
                        "build": build})
         done = 0
 

@@ -13,8 +13,8 @@ import torch
 from ..model.acdae import ACDAE, ACDAEConfig, INPUT_SCALE
 from ..model.checkpoint import load_torch_file
 from ..model.fakequant import freeze_ranges, set_qat
-from .format import read_sidecar
-from .intmodel import IntModel  # noqa: F401  (re-exported; torch-free)
+from ..ir.format import read_sidecar
+from ..ir.intmodel import IntModel  # noqa: F401  (re-exported; torch-free)
 
 
 def load_torch(model_dir: str | Path, which: str) -> ACDAE:
