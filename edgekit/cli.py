@@ -94,8 +94,12 @@ def main_guard(main: Callable[[], int | None]) -> NoReturn:
 
 
 def command_line(script: str, argv=None) -> str:
-    """The command that ran `scripts/<script>` with argv (None: this process's arguments), for records."""
-    return f"python scripts/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
+    """The command that ran `scripts/<script>` with argv (None: this process's arguments), for
+    records: `edgekit <stage> ...` when the edgekit command ran it, else `python scripts/<script> ...`."""
+    args = shlex.join(sys.argv[1:] if argv is None else argv)
+    if sys.argv and sys.argv[0].replace("\\", "/").endswith(("/edgekit", "edgekit/__main__.py")):
+        return f"edgekit {script.removesuffix('.py')} {args}"
+    return f"python scripts/{script} {args}"
 
 
 run_main = main_guard  # the older name, used by sweep.py

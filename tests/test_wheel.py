@@ -102,6 +102,12 @@ def test_compile_and_run_from_the_wheel_without_torch(venv):
     assert _no_torch(r.stderr), r.stderr[-2000:]
     run = json.loads((venv["work"] / "run" / "run.json").read_text())
     assert run["windows"] == 5 and run["bit_exact"] == 5 and run["all_bit_exact"] and run["metrics_equal_reference"]
+    report = (venv["work"] / "run" / "report.md").read_text()
+    for words in ("latency (ms, estimate)", "nucleo-f746zg", "real-time factor", "| command | edgekit run --target cortex-m7 --qemu --windows 5",
+                  "| versions | edgekit ", "## Instructions per layer", "![arena plan](arena.png)"):
+        assert words in report, words
+    for png in ("layers.png", "arena.png", "denoise_example.png"):
+        assert (venv["work"] / "run" / png).read_bytes()[:4] == b"\x89PNG", png
 
 
 def test_help_is_fast(venv):
