@@ -27,6 +27,7 @@ else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from typing import Callable, NoReturn
@@ -93,8 +94,12 @@ def main_guard(main: Callable[[], int | None]) -> NoReturn:
 
 
 def command_line(script: str, argv=None) -> str:
-    """The command that ran `scripts/<script>` with argv (None: this process's arguments), for records."""
-    return f"python scripts/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
+    """The command that ran `scripts/<script>` with argv (None: this process's arguments), for
+    records: `edgekit <stage> ...` when the edgekit command ran it, else `python scripts/<script> ...`."""
+    args = shlex.join(sys.argv[1:] if argv is None else argv)
+    if sys.argv and sys.argv[0].replace("\\", "/").endswith(("/edgekit", "edgekit/__main__.py")):
+        return f"edgekit {script.removesuffix('.py')} {args}"
+    return f"python scripts/{script} {args}"
 
 
 run_main = main_guard  # the older name, used by sweep.py
@@ -102,7 +107,7 @@ run_main = main_guard  # the older name, used by sweep.py
 
 def add_model_shape_args(p) -> None:
     """The ACDAE shape options shared by train.py and sweep.py (defaults = the shipped model)."""
-    from .model.acdae import ACDAEConfig
+    from .model.config import ACDAEConfig
 
     p.add_argument("--widths", default=",".join(map(str, ACDAEConfig.widths)), help="encoder widths, comma separated")
     p.add_argument("--kernel", type=int, default=ACDAEConfig.kernel, help="encoder kernel size (odd)")
@@ -116,7 +121,7 @@ def add_model_shape_args(p) -> None:
 def model_shape(p, a):
     """ACDAEConfig from the options of add_model_shape_args (stride 2 per level); a bad shape is
     a usage error (exit 2) that names the field."""
-    from .model.acdae import ACDAEConfig
+    from .model.config import ACDAEConfig
 
     try:
         widths = tuple(int(w) for w in a.widths.split(","))
@@ -129,31 +134,31 @@ def model_shape(p, a):
 
 
 def add_augment_args(p) -> None:
-    """Augmentation options shared by train.py and sweep.py (defaults = TrainConfig's: none)."""
-    from .data.augment import Augment
-    from .model.train import TrainConfig
-
-    default = Augment.from_dict(TrainConfig().augment)
-    p.add_argument("--stretch", default=",".join(f"{v:g}" for v in default.stretch),
-                   help="time-scale factor range LOW,HIGH (1,1: none)")
-    p.add_argument("--flip", type=float, default=default.flip, help="probability of inverting a lead")
-    p.add_argument("--swap", type=float, default=default.swap, help="probability of exchanging the leads")
+    """Augmentation options shared by train.py and sweep.py. Unset options keep TrainConfig's
+    augmentation (none); augment() fills them in after parsing, so --help imports no data code."""
+    p.add_argument("--stretch", help="time-scale factor range LOW,HIGH (1,1: none; default: TrainConfig's augmentation)")
+    p.add_argument("--flip", type=float, help="probability of inverting a lead (default: TrainConfig's augmentation)")
+    p.add_argument("--swap", type=float, help="probability of exchanging the leads (default: TrainConfig's augmentation)")
 
 
 def augment(p, a):
-    """Augment from the options of add_augment_args; a bad value is a usage error (exit 2)."""
+    """Augment from the options of add_augment_args (unset: TrainConfig's); a bad value is a usage
+    error (exit 2)."""
     from .data.augment import Augment
+    from .model.config import TrainConfig
 
+    default = Augment.from_dict(TrainConfig().augment)
     try:
-        lo, hi = (float(v) for v in a.stretch.split(","))
-        return Augment(stretch=(lo, hi), flip=a.flip, swap=a.swap)
+        lo, hi = ((float(v) for v in a.stretch.split(",")) if a.stretch is not None else default.stretch)
+        return Augment(stretch=(lo, hi), flip=default.flip if a.flip is None else a.flip,
+                       swap=default.swap if a.swap is None else a.swap)
     except ValueError as e:
         p.error(f"bad augmentation: {e}")
 
 
 def add_recipe_args(p) -> None:
     """Training-recipe options shared by train.py and sweep.py (defaults = TrainConfig's)."""
-    from .model.train import TrainConfig
+    from .model.config import TrainConfig
 
     lo, hi = TrainConfig.snr_range
     p.add_argument("--snr-range", default=f"{lo:g},{hi:g}",
@@ -180,3 +185,33 @@ def recipe(p, a) -> dict:
     except ValueError as e:
         p.error(f"bad training recipe: --snr-range {a.snr_range} / --weight-decay {a.weight_decay:g}: {e}")
     return {"snr_range": (lo, hi), "weight_decay": a.weight_decay}
+
+
+# ---- the options every command shares ------------------------------------------------------
+# Messages go through logging (-v: debug, -q: warnings and errors only): to stdout with the
+# command's table, to stderr with --json, where stdout holds the JSON document and nothing else.
+# Errors always go to stderr (main_guard).
+log = logging.getLogger("edgekit")
+
+
+def add_common_args(p, json_help: str | None = None) -> None:
+    """-v/-q for every command, and --json (machine output on stdout) when json_help is given."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-v", "--verbose", action="store_true", help="more messages (debug level)")
+    g.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
+
+
+def setup_logging(a=None, *, verbose: bool = False, quiet: bool = False) -> None:
+    """Messages at the level -v/-q ask for, on stdout, or on stderr when --json holds stdout
+    (a: the parsed options)."""
+    verbose = verbose or bool(getattr(a, "verbose", False))
+    quiet = quiet or bool(getattr(a, "quiet", False))
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    as_json = getattr(a, "json", False)
+    handler = logging.StreamHandler(sys.stderr if as_json is True or as_json == "-" else sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False

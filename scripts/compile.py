@@ -1,97 +1,12 @@
 #!/usr/bin/env python3
-"""Compile an int8 ONNX QDQ model into standalone C for a target and measure it.
-
-    python scripts/compile.py --target cortex-m7
-    python scripts/compile.py --target riscv32 --model models/acdae/model.onnx --out build/riscv32
-    python scripts/compile.py --target host --no-firmware
-    python scripts/compile.py --target cortex-m7 --kernels generic   # without the target's overlays
-
-Writes DIR/model.h, model.c, kernels.h, kernels.c (+ tvm/ stand-in headers) and
-DIR/compile.json, cross-compiles model.c + kernels.c with the target's toolchain at
--Wall -Wextra -Werror -fstack-usage into DIR/obj/edgekit_model.o, prints a table (layers,
-MACs, arena and its lower bound, weights, code from *-size, stack from the .su files,
-seconds), and, when edgekit.firmware.build is available, builds the firmware ELF for the
-target's default board into DIR/firmware/.
-
-Exit status (edgekit.cli): 0 ok; 2 usage or setup error: the model, target or board is
-missing, unknown or malformed, the model cannot be compiled, a toolchain is missing; 3 build
-failure: the generated C or the firmware did not compile or link. Errors are one line on stderr.
-"""
-import argparse
-import json
+"""Compile an int8 ONNX model into a C library and firmware: `edgekit compile` (edgekit/commands/compile.py); --help lists the options."""
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a checkout: its own edgekit
 
-from edgekit.cli import EXIT_BUILD, exit_code_of, fail, main_guard, one_line  # noqa: E402
-from edgekit.compiler import compile_model, format_table, known_targets  # noqa: E402
-from edgekit.compiler.driver import DEFAULT_MODEL, REPO  # noqa: E402
-
-
-def _firmware_hook():
-    """edgekit.firmware.build.build_firmware(model_dir, board, out_dir), if it exists."""
-    try:
-        from edgekit.firmware.build import build_firmware
-    except ImportError:
-        return None
-    return build_firmware
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", required=True, help=f"one of: {', '.join(known_targets())}")
-    p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(REPO)), help="ONNX QDQ model")
-    p.add_argument("--out", help="output folder (default build/<target>)")
-    p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
-    p.add_argument("--kernels", help="kernel set: generic, or an edgekit/ops/overlays set "
-                   "(default: the target's `kernels`)")
-    p.add_argument("--no-fuse", action="store_true", help="one kernel per layer (do not fuse skip adds)")
-    p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
-    p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
-    p.add_argument("--board", help="board for the firmware ELF (default: the target's default board)")
-    p.add_argument("--name", default="edgekit", help="C symbol prefix: --name ecg gives ecg_run(...), ECG_ARENA_BYTES "
-                   "(default edgekit: edgekit_model_run; the firmware needs the default)")
-    p.add_argument("--json", action="store_true", help="print compile.json instead of the table")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    out = Path(a.out) if a.out else REPO / "build" / a.target
-    model = Path(a.model)
-    if not model.is_absolute() and not model.exists():
-        model = REPO / model
-    from edgekit.firmware.targets import load_board, load_target
-    target = load_target(a.target)  # an unknown target or a path fails here, before any file is written
-    board = a.board
-    if board is None and not a.no_firmware:
-        board = target.default_board
-    if board is not None:  # a typo fails here, before the slow compile
-        b = load_board(board)
-        if b.target != a.target:
-            fail(f"board {board} has target {b.target!r}, not {a.target!r}; give --target {b.target}")
-    res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt,
-                        kernels=a.kernels, name=a.name)
-    rep = res.report
-    print(json.dumps(rep, indent=1) if a.json else format_table(rep))
-    print(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
-    if a.no_firmware or a.name != "edgekit":
-        return 0
-    build_firmware = _firmware_hook()
-    if build_firmware is None:
-        print("firmware: edgekit.firmware.build is not available; skipped")
-        return 0
-    try:
-        elf = build_firmware(res.out_dir, board, res.out_dir / "firmware")
-    except Exception as e:  # noqa: BLE001 -- report any firmware failure, the C is still there
-        fail(f"firmware build for {board} failed: {one_line(e)}", exit_code_of(e) or EXIT_BUILD)
-    rep["firmware"] = {"board": board, "elf": str(getattr(elf, "path", elf)),
-                       "flash_bytes": getattr(elf, "flash_bytes", None), "ram_bytes": getattr(elf, "ram_bytes", None)}
-    rep["seconds_total"] = round(time.perf_counter() - t0, 3)
-    (res.out_dir / "compile.json").write_text(json.dumps(rep, indent=1) + "\n")
-    print(f"firmware            {board}: {rep['firmware']['elf']} (flash {rep['firmware']['flash_bytes']:,} B, "
-          f"RAM {rep['firmware']['ram_bytes']:,} B)")
-    return 0
-
+from edgekit.cli import main_guard  # noqa: E402
+from edgekit.commands.compile import main  # noqa: E402
 
 if __name__ == "__main__":
     main_guard(main)

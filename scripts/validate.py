@@ -39,7 +39,7 @@ def main(argv=None) -> int:
 
     from edgekit.firmware.targets import load_board, load_target
     from edgekit.harness.validate import load_inputs, validate
-    from edgekit.quant.onnx_import import load_intgraph
+    from edgekit.ir.onnx_import import load_intgraph
 
     target = load_target(a.target)
     board = load_board(a.board if a.board else target.default_board)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.ops.overlays.cortex_m_dsp import _layout as L
-from edgekit.quant import reference
-from edgekit.quant.arithmetic import add_multipliers, quantize_multiplier
-from edgekit.quant.intgraph import Op
+from edgekit.ir import reference
+from edgekit.ir.arithmetic import add_multipliers, quantize_multiplier
+from edgekit.ir.intgraph import Op
 
 OVERLAY_DIR = Path(L.__file__).resolve().parent
 LAYERS_C = Path(__file__).resolve().parent / "c" / "edk_dsp_layers.c"

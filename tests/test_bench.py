@@ -37,6 +37,7 @@ def tiny_model(tmp_path_factory):
 
 
 @pytest.mark.qemu
+@pytest.mark.cortex_m7
 @pytest.mark.slow
 def test_bench_counts_add_up(tiny_model, tmp_path, capsys):
     out = tmp_path / "bench"

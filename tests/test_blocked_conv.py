@@ -16,8 +16,8 @@ from edgekit.ops.conv_transpose1d import folded_bias as convt_bias
 from edgekit.ops.overlays import blocked_conv as bc
 from edgekit.ops.overlays.mve import _set as mve_set
 from edgekit.ops.overlays.riscv import _set as riscv_set
-from edgekit.quant import reference
-from edgekit.quant.intgraph import IntGraph, Op, TensorInfo
+from edgekit.ir import reference
+from edgekit.ir.intgraph import IntGraph, Op, TensorInfo
 
 OVERLAYS = Path(bc.__file__).resolve().parent
 SETS = {  # set -> (header, fast kernel, twin, layout for an op)

@@ -6,8 +6,8 @@ from edgekit.compiler.errors import BuildError as CBuildError, CompilerError
 from edgekit.data import DataError
 from edgekit.firmware.build import BuildError, ToolchainMissingError
 from edgekit.firmware.targets import UnknownTargetError
-from edgekit.quant.format import ModelFormatError
-from edgekit.quant.onnx_import import UnsupportedModelError
+from edgekit.ir.format import ModelFormatError
+from edgekit.ir.onnx_import import UnsupportedModelError
 
 
 def _exit(capsys, exc):

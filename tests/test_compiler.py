@@ -24,9 +24,9 @@ from edgekit.compiler.steps import make_steps
 from edgekit.compiler.toolchain import forbidden_symbols, load_target
 from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
 from edgekit.model.fakequant import set_qat
-from edgekit.quant import reference
+from edgekit.ir import reference
 from edgekit.quant.export import export_model
-from edgekit.quant.intgraph import IntGraph, Op, TensorInfo
+from edgekit.ir.intgraph import IntGraph, Op, TensorInfo
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = REPO / "models" / "acdae" / "model.onnx"

@@ -10,9 +10,9 @@ import pytest
 
 from dsp_harness import Layer, build_host_lib, random_layer
 from edgekit.ops.overlays.cortex_m_dsp import _layout as L
-from edgekit.quant import arithmetic, reference
-from edgekit.quant.arithmetic import add_multipliers
-from edgekit.quant.intgraph import Op
+from edgekit.ir import arithmetic, reference
+from edgekit.ir.arithmetic import add_multipliers
+from edgekit.ir.intgraph import Op
 
 
 @pytest.fixture(scope="module")

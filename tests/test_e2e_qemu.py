@@ -21,8 +21,8 @@ from edgekit.firmware.targets import load_board, load_target
 from edgekit.harness import pipeline
 from edgekit.harness.device import open_device
 from edgekit.harness.workload import ecg_workload
-from edgekit.quant import reference
-from edgekit.quant.onnx_import import load_intgraph
+from edgekit.ir import reference
+from edgekit.ir.onnx_import import load_intgraph
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
@@ -110,6 +110,13 @@ def test_real_windows_bit_exact_and_scored(runs, model_path, target):
     assert sum(l["count"] for l in run["layers"]) <= lat["max"]
     assert run["flash_bytes"] > run["compile"]["weights_bytes"] and run["ram_bytes"] > run["compile"]["arena_bytes"]
     assert len(run["counts"]) == N
+    t = run["timing"]  # ms at the real board's clock, an estimate at 1 instruction/cycle under QEMU
+    ref = load_board(load_board(TARGETS[target]).timing_board or TARGETS[target])
+    assert t["estimate"] is True and (t["clock_board"], t["clock_hz"]) == (ref.name, ref.clock_hz)
+    assert t["ms_p50"] == pytest.approx(lat["p50"] / ref.clock_hz * 1e3)
+    assert t["rtf_p50"] == pytest.approx(t["ms_p50"] / 1e3 / (1024 / 360))
+    assert run["session"]["command"].startswith("python scripts/run.py")
+    assert set(run["versions"]) == {"edgekit", "TVM", "gcc"}
 
     # real held-out windows at every SNR, scored from the device's outputs == from the reference's
     assert set(run["data"]["records"]) == set(pipeline_split_test())
@@ -124,7 +131,7 @@ def test_real_windows_bit_exact_and_scored(runs, model_path, target):
     assert run["metrics_equal_reference"] is True
     assert run["denoise"] == run["reference_metrics"]["denoise"] and run["af"] == run["reference_metrics"]["af"]
 
-    for name in ("report.md", "latency_hist.png", "layers.png", "denoise_example.png"):
+    for name in ("report.md", "layers.png", "arena.png", "denoise_example.png"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "denoise_example.png").read_bytes()[:4] == b"\x89PNG"
     if text:  # the command's printed report

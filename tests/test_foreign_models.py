@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import foreign_models as fm
-from edgekit.quant import ort as eort
-from edgekit.quant import reference
-from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
+from edgekit.ir import ort as eort
+from edgekit.ir import reference
+from edgekit.ir.onnx_import import UnsupportedModelError, load_intgraph
 
 WINDOWS = 64
 

@@ -38,7 +38,7 @@ def test_evaluate_and_report(build_fw, tmp_path):
     assert data["summary"]["latency"]["unit"] == "nanoseconds"
     md = paths["markdown"].read_text()
     assert "9/10" in md and "| 3 | 1 | 1 | True |" in md and "denoise" in md
-    for k in ("latency_png", "layers_png"):
+    for k in ("layers_png",):
         assert paths[k].read_bytes()[:4] == b"\x89PNG"
     assert np.isclose(sum(l["share"] for l in data["layers"]), 1.0)
 
@@ -60,7 +60,8 @@ def test_run_report_names_each_layers_kernel():
            "max_us": 1.0, "clock_hz": 25_000_000, "per_mac": 3.6, "total_macs": 110}
     run = {"target": "cortex-m7", "board": "mps2-an500", "board_kind": "qemu", "model_name": "m", "model_hash": "h",
            "model": "m.onnx", "windows": 1, "bit_exact": 1, "all_bit_exact": True, "latency": lat,
-           "link": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0}, "seconds": {"total": 1.0},
+           "session": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0, "seconds": {"total": 1.0},
+                       "sessions": [{}]},
            "layers": layers, "mismatched_windows": []}
     text = format_run(run)
     assert "kernel" in text

@@ -10,10 +10,10 @@ import torch
 from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
 from edgekit.model.fakequant import ActQuant, set_qat
 from edgekit.model.train import TrainConfig, train
-from edgekit.quant import reference
+from edgekit.ir import reference
 from edgekit.quant.export import build_onnx, export_model
-from edgekit.quant.format import ModelFormatError
-from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
+from edgekit.ir.format import ModelFormatError
+from edgekit.ir.onnx_import import UnsupportedModelError, load_intgraph
 
 
 class _Windows:
@@ -249,8 +249,8 @@ def test_activation_needing_a_table_without_qdq_is_named():
 def test_relu_and_clip_after_a_conv_fold_into_its_requantize(act):
     """A Relu (zero multiplier for negative accumulators) or Clip (ReLU6-like: requantize, then
     clamp the int8 values) right after a conv, with no Q/DQ pair between: exact to onnxruntime."""
-    from edgekit.quant import ort as eort
-    from edgekit.quant import reference
+    from edgekit.ir import ort as eort
+    from edgekit.ir import reference
 
     m = build_onnx(_random_qat_model())
     for node in [n for n in m.graph.node if n.op_type == "LeakyRelu"]:

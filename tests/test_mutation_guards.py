@@ -18,7 +18,7 @@ from edgekit.data import noise as noise_mod
 from edgekit.data import windows as windows_mod
 from edgekit.firmware import build as B
 from edgekit.firmware.targets import load_board, load_target
-from edgekit.quant.arithmetic import quantize_multiplier, quantize_multipliers
+from edgekit.ir.arithmetic import quantize_multiplier, quantize_multipliers
 
 
 # --- M0 is the integer nearest to real * 2**n -------------------------------------------

@@ -12,9 +12,9 @@ from edgekit import ops
 from edgekit.compiler import CompilerError, HostModel, compile_model, toolchain
 from edgekit.compiler.planner import is_scratch
 from edgekit.firmware.targets import load_target
-from edgekit.quant import reference
-from edgekit.quant.arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers
-from edgekit.quant.intgraph import IntGraph, Op, TensorInfo
+from edgekit.ir import reference
+from edgekit.ir.arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers
+from edgekit.ir.intgraph import IntGraph, Op, TensorInfo
 
 CASES_PER_OP = 4          # per op with the generic kernels
 CASES_PER_OVERLAY = 8     # per overlay: more shapes, since it may decline some
@@ -396,7 +396,7 @@ def test_dsp_overlay_cross_compiles_clean_for_a_constant_short_row_shape(tmp_pat
 def test_ops_reference_compiler_and_bench_do_not_import_torch():
     import subprocess
     import sys
-    code = ("import sys, edgekit.ops, edgekit.quant.reference, edgekit.compiler, edgekit.harness.bench; "
+    code = ("import sys, edgekit.ops, edgekit.ir.reference, edgekit.compiler, edgekit.harness.bench; "
             "edgekit.ops.all_overlays(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

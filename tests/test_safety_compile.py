@@ -16,7 +16,7 @@ import pytest
 from edgekit.compiler import HostModel, compile_model
 from edgekit.compiler.names import Namer, c_comment, c_string, display_name, sanitize
 from edgekit.model.acdae import ACDAEConfig
-from edgekit.quant import reference
+from edgekit.ir import reference
 
 from test_compiler import _assert_bit_exact, _export, _windows
 

@@ -13,8 +13,8 @@ import pytest
 
 from edgekit.data import DataError, load_noise, load_record
 from edgekit.firmware import targets as T
-from edgekit.quant.format import ModelFormatError
-from edgekit.quant.onnx_import import load_intgraph
+from edgekit.ir.format import ModelFormatError
+from edgekit.ir.onnx_import import load_intgraph
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models" / "acdae" / "model.onnx"
@@ -67,7 +67,7 @@ def test_compile_script_corrupt_and_future_models(bad_models, tmp_path):
 
 
 def test_a_corrupt_sidecar_is_named(tmp_path):
-    from edgekit.quant.format import read_sidecar
+    from edgekit.ir.format import read_sidecar
     shutil.copy(MODEL, tmp_path / "model.onnx")
     (tmp_path / "model.json").write_text('{"format": "edgekit-model", "version": ')
     with pytest.raises(ModelFormatError, match=re.escape(str(tmp_path / "model.json")) + " is not valid JSON"):
@@ -83,7 +83,7 @@ def test_every_shipped_target_and_board_follows_the_schema():
     for name in T.known_boards():
         assert T.load_board(name).name == name
     # init_ops sit at the top level (inside [uart] they were silently ignored)
-    assert len(T.load_board("nucleo-f746zg").init_ops) == 4 and len(T.load_board("hifive1-revb").init_ops) == 5
+    assert len(T.load_board("nucleo-f746zg").init_ops) == 18 and len(T.load_board("hifive1-revb").init_ops) == 5
 
 
 @pytest.fixture

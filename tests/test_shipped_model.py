@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from edgekit.data import evaluation_windows, resolve_data_dir, split_records
-from edgekit.quant.format import read_sidecar
+from edgekit.ir.format import read_sidecar
 from edgekit.quant.runners import IntModel, load_torch, run_onnxruntime, run_torch
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "acdae"

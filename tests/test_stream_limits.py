@@ -13,7 +13,7 @@ from edgekit.firmware.build import build_firmware
 from edgekit.harness.device import Device, HostRunner
 from edgekit.model.acdae import ACDAE, ACDAEConfig
 from edgekit.model.fakequant import set_qat
-from edgekit.quant import reference
+from edgekit.ir import reference
 from edgekit.quant.export import export_model
 
 # 2 x 36,864 samples: input and denoised output 72 KiB each, the reply frame > 65,535 B

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..quant.intgraph import IntGraph, TensorInfo
+from ..ir.intgraph import IntGraph, TensorInfo
 from .errors import CompilerError
 from .names import RESERVED, Namer
 

@@ -10,18 +10,17 @@ from pathlib import Path
 import onnx
 
 from ..firmware.protocol_limits import frame_check
-from ..quant.intgraph import IntGraph
-from . import emit, frontend, toolchain
+from ..ir.intgraph import IntGraph
+from . import emit, frontend, library, toolchain
 from .errors import CompilerError, ModelTooLargeError
-from .. import ops
+from .. import ops, resources
 from .kernels import Kernel, build_kernels, select_kernels
 from .api import DEFAULT_PREFIX, Api, make_api
 from .names import Namer, display_name
-from .planner import MemoryPlan, plan_memory, scratch_name
+from .planner import MemoryPlan, is_scratch, plan_memory, scratch_name
 from .steps import Step, make_steps
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
+DEFAULT_MODEL = resources.default_model()  # the shipped model (package data)
 
 
 @dataclass
@@ -62,9 +61,12 @@ def _names(graph: IntGraph, steps: list[Step], api: Api, namer: Namer) -> tuple[
 def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = None, target="host",
                   out_dir: str | Path | None = None, *, build_object: bool = True, check_fit: bool = True,
                   inplace: bool = True, fuse: bool = True, opt: str = "-O2",
-                  kernels: str | None = None, name: str = DEFAULT_PREFIX) -> CompileResult:
-    """Generate out_dir/{model.h, model.c, kernels.h, kernels.c, tvm/...} for `target` (a name
-    from targets/ or a Target), cross-compile them (build_object) and write out_dir/compile.json.
+                  kernels: str | None = None, build_dir: str | Path | None = None,
+                  name: str = DEFAULT_PREFIX) -> CompileResult:
+    """Generate the library out_dir/{model.h, model.c, kernels.h, kernels.c, tvm/..., CMakeLists.txt,
+    cmake/<toolchain>.cmake, examples/main.c} for `target` (a name from targets/, a .toml path or a
+    Target), cross-compile model.c + kernels.c (build_object) into build_dir (default: the folder
+    beside out_dir named <out_dir>.obj; never inside the library) and write out_dir/compile.json.
 
     fuse: fuse each skip `add` into the conv before it (steps.py); inplace: let element-wise
     steps overwrite a dying operand (planner.py). Both keep the arithmetic bit-exact.
@@ -79,7 +81,7 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     if build_object:
         toolchain.check_toolchain(tgt)  # fail before the slow part
     model_path = DEFAULT_MODEL if model_path is None else model_path
-    out_dir = Path(out_dir).resolve() if out_dir is not None else REPO / "build" / tgt.name  # the toolchain runs in out_dir
+    out_dir = Path(out_dir).resolve() if out_dir is not None else Path("build", tgt.name).resolve()  # the toolchain runs in out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 
     fe = frontend.load(model_path)
@@ -129,7 +131,9 @@ def compile_model(model_path: str | Path | onnx.ModelProto | IntGraph | None = N
     written += emit.write_headers(out_dir, kernels)
     t_generated = time.perf_counter()
 
-    obj = toolchain.build_object(tgt, out_dir, opt) if build_object else None
+    written += library.write_library_files(out_dir, tgt)
+    obj_dir = Path(build_dir).resolve() if build_dir is not None else out_dir.parent / f"{out_dir.name}.obj"
+    obj = toolchain.build_object(tgt, out_dir, opt, obj_dir) if build_object else None
     t_built = time.perf_counter()
 
     report = _report(tgt, fe, g, plan, kernels, macs, weights_bytes, obj, api)
@@ -179,6 +183,8 @@ def _report(tgt, fe, g: IntGraph, plan: MemoryPlan, kernels: list[Kernel], macs,
         "arena_bytes": plan.arena_bytes, "arena_lower_bound_bytes": plan.lower_bound_bytes,
         "arena_ratio": round(plan.ratio, 4), "arena_scratch_bytes": plan.scratch_bytes, "arena_lower_bound_no_inplace_bytes": plan.lower_bound_no_inplace,
         "planner": plan.strategy, "in_place": dict(plan.inplace), "steps": len(kernels),
+        "arena_plan": [{"name": b.name, "offset": b.offset, "size": b.size, "start": b.start, "end": b.end,
+                        "scratch": is_scratch(b.name)} for b in plan.buffers],
         "fused": [k.step.name for k in kernels if k.step.post is not None],
         "io_bytes": io_bytes, "weights_bytes": weights_bytes,
         "prefix": api.prefix, "run_function": api.run,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph
+from ..ir.intgraph import IntGraph
 from ..ops.kernel import C_TYPES
 from .api import MAX_DIMS, Api
 from .kernels import TVM_HEADERS, Kernel, header_includes
@@ -109,6 +109,7 @@ extern "C" {{
 /* inputs and outputs: shape, element count, bytes, scale and zero point */
 {chr(10).join(io_lines)}
 
+{quant_comment(graph)}
 /* {api.run} return codes */
 #define {M('OK')} 0
 #define {M('ERR_NULL')} ({ERR_NULL})          /* a pointer argument is NULL */
@@ -144,6 +145,23 @@ extern const {io_type} {api.sym('outputs')}[{M('NUM_OUTPUTS')}];
 
 #endif /* {guard} */
 """
+
+
+def quant_comment(graph: IntGraph) -> str:
+    """model.h's notes on the numbers: each input's and output's scale and zero point, and for an
+    edgekit ECG model (ONNX metadata edgekit_format) the device-side window scaling in C."""
+    rows = [f" *   {kind:<6} {c_comment(_cn(name))}: scale {graph.tensors[name].scale:.9g}, "
+            f"zero point {graph.tensors[name].zero_point}"
+            for kind, names in (("input", graph.inputs), ("output", graph.outputs)) for name in names]
+    text = "/* Quantization: real value = scale * (q - zero_point), per tensor.\n" + "\n".join(rows) + "\n */\n"
+    if graph.meta.get("edgekit_format") == "edgekit-model":
+        from ..data.scaling import C_RECIPE
+        x = graph.tensors[graph.inputs[0]]
+        text += ("// ECG input: the device scales each lead of a window from int32 ADC counts x[0..W-1]\n"
+                 f"// (W = EDGEKIT_INPUT_LENGTH = {int(x.shape[-1])} = 1 << LOG2_W) to the int8 input q[0..W-1]\n"
+                 "// exactly as training did (edgekit/data/scaling.py); an output y in the same units is\n"
+                 "// y * 2^s + mean ADC counts:\n" + "".join(f"//   {line}\n" for line in C_RECIPE.splitlines()))
+    return text
 
 
 def kernels_h(kernels: list[Kernel], api: Api | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Front end: ONNX QDQ -> IntGraph (via `edgekit.quant.onnx_import`) plus the checks the
+"""Front end: ONNX QDQ -> IntGraph (via `edgekit.ir.onnx_import`) plus the checks the
 C kernels rely on.
 
 Each op module (edgekit/ops/) checks its own shapes and attributes (`check`) and bounds its
@@ -19,8 +19,8 @@ import numpy as np
 import onnx
 
 from .. import ops
-from ..quant.intgraph import IntGraph, Op
-from ..quant.onnx_import import UnsupportedModelError, load_intgraph
+from ..ir.intgraph import IntGraph, Op
+from ..ir.onnx_import import UnsupportedModelError, load_intgraph
 from .errors import AccumulatorOverflowError
 
 INT32_MAX = 2**31 - 1

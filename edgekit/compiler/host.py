@@ -71,7 +71,8 @@ class HostModel:
         for p in srcs + [self.out_dir / "model.h", self.out_dir / "kernels.h", *headers]:
             h.update(p.read_bytes())
         h.update(" ".join(HOST_CFLAGS).encode())
-        lib = self.out_dir / "host" / f"libedgekit_model_{h.hexdigest()[:12]}.so"  # unique: dlopen caches by path
+        # beside the library, never in it; unique per source hash: dlopen caches by path
+        lib = self.out_dir.parent / f"{self.out_dir.name}.host" / f"libedgekit_model_{h.hexdigest()[:12]}.so"
         if not lib.exists():
             lib.parent.mkdir(parents=True, exist_ok=True)
             tmp = lib.with_suffix(".tmp.so")

@@ -30,7 +30,7 @@ import re
 
 from .. import ops
 from ..ops.kernel import Kernel, KernelArg, KernelError, is_leaky  # noqa: F401 (re-exported)
-from ..quant.intgraph import IntGraph, Op
+from ..ir.intgraph import IntGraph, Op
 from .errors import CompilerError
 from .names import c_comment, display_name
 from .steps import Step

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..quant.intgraph import IntGraph
+from ..ir.intgraph import IntGraph
 from .steps import Step, make_steps
 
 ALIGN = 4

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import ops
-from ..quant.intgraph import IntGraph, Op
+from ..ir.intgraph import IntGraph, Op
 
 
 

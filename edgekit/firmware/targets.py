@@ -1,6 +1,8 @@
 """Targets (a core + its toolchain) and boards (a concrete machine), read from TOML.
 
-Files: ``targets/<name>.toml`` and ``targets/boards/<name>.toml`` at the repo root.
+Files: ``<name>.toml`` and ``boards/<name>.toml`` in the shipped targets folder (package data,
+edgekit.resources.targets_dir(); ``targets/`` in a checkout), in the folders of
+``$EDGEKIT_TARGETS`` (searched first), or given by path: ``load_target("./my.toml")``.
 
 API (stable; the compiler uses it too)::
 
@@ -17,7 +19,8 @@ API (stable; the compiler uses it too)::
     b = load_board("mps2-an500")
     b.target, b.kind ("qemu" | "hardware" | "host"), b.clock_hz, b.memory["ram"]["length"], ...
 
-Unknown names, and names that are paths, raise ``UnknownTargetError`` (a ``KeyError``/``ValueError``)
+A path to an existing ``.toml`` file is read as it is (its ``name`` must be its file stem).
+Unknown names, and other names that are paths, raise ``UnknownTargetError`` (a ``KeyError``/``ValueError``)
 listing the known ones with a did-you-mean. Every file is checked against TARGET_SCHEMA or
 BOARD_SCHEMA (required keys, types, allowed values, no unknown keys, ``name`` = the file stem);
 a malformed file raises ``TargetFileError`` naming the file and the key.
@@ -30,9 +33,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
+from .. import resources
+
+TARGETS_DIR = resources.targets_dir()      # the shipped ones; $EDGEKIT_TARGETS folders come first
 BOARDS_DIR = TARGETS_DIR / "boards"
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "firmware_templates"
+TEMPLATES_DIR = resources.templates_dir()
 
 ARCHES = ("arm", "riscv", "host")
 BOARD_KINDS = ("qemu", "hardware", "host")
@@ -100,6 +105,9 @@ BOARD_SCHEMA = {
              True, None),
     "qemu": ({"binary": (str, True, None), "apt_package": (str, False, None), "machine": (str, True, None),
               "args": ("str_list", False, None), "icount_shift": (int, False, None)}, False, None),
+    "usb_ids": ("str_list", False, None),
+    "caches": (bool, False, None),           # Cortex-M7: enable the I- and D-cache at start-up
+    "timing_board": (str, False, None),      # a QEMU board: the real board whose clock its ms estimate uses  # "VID:PID" (hex; PID "*" = any) of the board's USB debug probe
     "flash": ({"tool": (str, True, None), "install_hint": (str, False, None), "command": ("str_list", True, None),
                "reset": ("str_list", False, None)}, False, None),
 }
@@ -184,33 +192,56 @@ class Board:
     flash: dict | None = None       # tool, install_hint, command, [reset] ("{elf}" is replaced)
     init_ops: tuple = ()            # ([addr, clear, set, wait_mask], ...)
     extra_cflags: tuple[str, ...] = ()
+    usb_ids: tuple[str, ...] = ()   # "0483:374b": its debug probe, for --port auto
+    caches: bool = False            # Cortex-M7 I-/D-cache on (board_init.c)
+    timing_board: str = ""          # QEMU board: ms are estimated at this real board's clock
 
     def load_target(self) -> Target:
         return load_target(self.target)
 
 
-def _names(folder: Path) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.toml"))
+def _folders(what: str) -> list[Path]:
+    """Where <name>.toml files of `what` ("target" | "board") are looked for, first match wins."""
+    extra = resources.search_path()[:-1]
+    if what == "board":
+        return [*(p / "boards" for p in extra), BOARDS_DIR]
+    return [*extra, TARGETS_DIR]
+
+
+def _names_in(folders: list[Path]) -> list[str]:
+    return sorted({p.stem for folder in folders for p in folder.glob("*.toml")})
 
 
 def known_targets() -> list[str]:
-    return _names(TARGETS_DIR)
+    return _names_in(_folders("target"))
 
 
 def known_boards() -> list[str]:
-    return _names(BOARDS_DIR)
+    return _names_in(_folders("board"))
 
 
-def _read(folder: Path, name: str, what: str, schema: dict) -> dict:
-    """The checked contents of folder/<name>.toml; `name` is a plain name, never a path."""
-    known = _names(folder)
-    if not isinstance(name, str) or not _PLAIN.fullmatch(name):
-        raise UnknownTargetError(f"{what} {name!r} is not a {what} name (a file stem in {folder.name}/, "
-                                 f"no path); known {what}s: {', '.join(known)}")
-    path = folder / f"{name}.toml"
-    if not path.is_file():
-        raise UnknownTargetError(f"unknown {what} {name!r}{did_you_mean(name, known)}; "
-                                 f"known {what}s: {', '.join(known)}")
+def is_path_name(name) -> bool:
+    """True when `name` is the path of an existing .toml file (a user's own target or board)."""
+    return isinstance(name, (str, Path)) and str(name).endswith(".toml") and Path(name).is_file()
+
+
+def _read(what: str, name, schema: dict) -> tuple[dict, Path]:
+    """The checked contents of <name>.toml (the first found in the search folders) and its path;
+    `name` is a plain name, or the path of an existing .toml file."""
+    folders = _folders(what)
+    known = _names_in(folders)
+    if is_path_name(name):
+        path = Path(name)
+        name = path.stem
+    else:
+        if not isinstance(name, str) or not _PLAIN.fullmatch(name):
+            raise UnknownTargetError(f"{what} {name!r} is not a {what} name (a file stem in "
+                                     f"{folders[-1].name}/, no path) nor an existing .toml file; "
+                                     f"known {what}s: {', '.join(known)}")
+        path = next((f / f"{name}.toml" for f in folders if (f / f"{name}.toml").is_file()), None)
+        if path is None:
+            raise UnknownTargetError(f"unknown {what} {name!r}{did_you_mean(name, known)}; "
+                                     f"known {what}s: {', '.join(known)}")
     try:
         with path.open("rb") as f:
             d = tomllib.load(f)
@@ -221,14 +252,14 @@ def _read(folder: Path, name: str, what: str, schema: dict) -> dict:
     check_schema(d, schema, path)
     if d["name"] != name:
         raise TargetFileError(f"{path}: 'name' = {d['name']!r} must be the file name without .toml, {name!r}")
-    return d
+    return d, path
 
 
 def load_target(name: str) -> Target:
-    d = _read(TARGETS_DIR, name, "target", TARGET_SCHEMA)
+    d, path = _read("target", name, TARGET_SCHEMA)
     for key in ("default_board",):
         if not _PLAIN.fullmatch(d[key]):
-            raise TargetFileError(f"{TARGETS_DIR / (name + '.toml')}: '{key}' = {d[key]!r} is not a board name")
+            raise TargetFileError(f"{path}: '{key}' = {d[key]!r} is not a board name")
     cflags = tuple(d.get("cflags", ()))
     return Target(
         name=d["name"], description=d.get("description", ""), arch=d["arch"],
@@ -241,13 +272,19 @@ def load_target(name: str) -> Target:
 
 
 def load_board(name: str) -> Board:
-    d = _read(BOARDS_DIR, name, "board", BOARD_SCHEMA)
+    d, path = _read("board", name, BOARD_SCHEMA)
     if d["target"] not in known_targets():
-        raise TargetFileError(f"{BOARDS_DIR / (name + '.toml')}: 'target' = {d['target']!r} is not a known target"
+        raise TargetFileError(f"{path}: 'target' = {d['target']!r} is not a known target"
                               f"{did_you_mean(d['target'], known_targets())}; known: {', '.join(known_targets())}")
+    if d.get("timing_board") and not _PLAIN.fullmatch(d["timing_board"]):
+        raise TargetFileError(f"{path}: 'timing_board' = {d['timing_board']!r} is not a board name")
+    for usb in d.get("usb_ids", ()):
+        if not re.fullmatch(r"[0-9a-f]{4}:([0-9a-f]{4}|\*)", usb):
+            raise TargetFileError(f"{path}: 'usb_ids' entry {usb!r} is not VID:PID in lower-case hex "
+                                  "(e.g. 0483:374b, or 1366:* for any PID)")
     for i, op in enumerate(d.get("init_ops", ())):
         if len(op) != 4 or not all(0 <= v < 2**32 for v in op):
-            raise TargetFileError(f"{BOARDS_DIR / (name + '.toml')}: 'init_ops' row {i}: {op} is not "
+            raise TargetFileError(f"{path}: 'init_ops' row {i}: {op} is not "
                                   "[addr, clear, set, wait_mask] of 32-bit values")
     return Board(
         name=d["name"], target=d["target"], kind=d["kind"], description=d.get("description", ""),
@@ -255,5 +292,6 @@ def load_board(name: str) -> Board:
         stack_bytes=int(d.get("stack_bytes", 0)), uart=dict(d.get("uart", {})),
         memory=dict(d.get("memory", {})), qemu=d.get("qemu"), flash=d.get("flash"),
         init_ops=tuple(tuple(op) for op in d.get("init_ops", ())),
-        extra_cflags=tuple(d.get("extra_cflags", ())),
+        extra_cflags=tuple(d.get("extra_cflags", ())), usb_ids=tuple(d.get("usb_ids", ())),
+        caches=bool(d.get("caches", False)), timing_board=d.get("timing_board", ""),
     )

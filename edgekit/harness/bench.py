@@ -24,11 +24,11 @@ import numpy as np
 
 from .. import ops
 from ..compiler import compile_model
-from ..compiler.driver import DEFAULT_MODEL, REPO
+from ..compiler.driver import DEFAULT_MODEL
 from ..compiler.frontend import load as load_model
 from ..firmware.build import build_firmware
 from ..firmware.targets import load_board, load_target
-from ..quant import reference
+from ..ir import reference
 
 EXACT_COUNTERS = ("systick_icount", "minstret")   # QEMU -icount: instructions, exactly
 
@@ -104,7 +104,7 @@ def bench(target: str, model=None, windows: int = 20, board: str | None = None, 
     if kset != ops.GENERIC:
         ops.overlays_in(kset)  # unknown set: KernelError naming the known ones
     model = Path(model) if model is not None else DEFAULT_MODEL
-    out = Path(out_dir) if out_dir is not None else REPO / "build" / "bench" / target
+    out = Path(out_dir) if out_dir is not None else Path("build", "bench", target)
     out.mkdir(parents=True, exist_ok=True)
 
     graph = load_model(model).graph

@@ -16,12 +16,12 @@ windows -> compare with the integer reference bit for bit -> score -> report.
    (``fits_target: false`` in run.json) and an error only on real hardware.
 3. firmware: ``edgekit.firmware.build.build_firmware(REPORT/model, board, REPORT/firmware)``.
 4. windows: ``workload.ecg_workload`` (held-out test records + NSTDB noise at the SNRs), and
-   the integer reference (``edgekit.quant.reference``) on all of them at once.
+   the integer reference (``edgekit.ir.reference``) on all of them at once.
 5. stream: ``evaluate`` over the serial link, every output compared bit for bit; the device's
    model hash must be the ONNX file's.
 6. score: denoising per SNR + AF, from the device's outputs and from the reference's; both
    must be identical (``metrics_equal_reference``).
-7. report: run.json, report.md, latency_hist.png, layers.png, denoise_example.png.
+7. report: run.json, report.md, layers.png, arena.png, denoise_example.png.
 
 ``model="stub"`` runs the firmware's stub model on random windows (harness checks, no ECG).
 
@@ -49,17 +49,18 @@ from typing import Callable
 
 import numpy as np
 
+from .. import resources
 from ..cli import EXIT_LINK, UserError
 from ..firmware.build import STUB_MODEL_DIR, build_firmware
 from ..firmware.targets import Board, known_boards, load_board, load_target
 from .device import DeviceErrorReply, DeviceTimeout, open_device
+from .timing import real_time
 from .evaluate import EvalResult, evaluate
 from .link import LinkClosed
 from .protocol import ProtocolError
 from .runlog import LOG_NAME, FORMAT, RunLog, RunLogError, device_output, hello_info, window_result
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = REPO / "models" / "acdae" / "model.onnx"
+DEFAULT_MODEL = resources.default_model()  # the shipped model (package data)
 DEFAULT_SNRS = (0.0, 12.0, 24.0)
 
 # what decides the windows and their expected outputs: stored in the run log, restored on resume
@@ -99,6 +100,7 @@ class RunConfig:
     timeout: float = 10.0                # every wait: QEMU start, hello, each request
     flash: bool = True                   # real boards: flash the firmware (False: it already runs)
     resume: bool = False                 # continue the run logged in report_dir
+    command: str = ""                    # the command line that started the run (for the report)
 
 
 @dataclass
@@ -183,7 +185,7 @@ class _Model:
 
     def reference_outputs(self, x: np.ndarray):
         """[(denoised, logits)] for each window of the int8 batch x (the integer reference)."""
-        from ..quant import reference
+        from ..ir import reference
         out = reference.run(self.int_model.graph, x)
         den, logits = out[self.int_model.den_name], out[self.int_model.logit_name]
         return list(zip(den, logits))
@@ -195,20 +197,20 @@ def _load_model(spec) -> _Model:
     path = Path(spec)
     if not path.is_file():
         hint = (" (train one with scripts/train.py, or pass --model build/<run>/model.onnx)"
-                if path.resolve() == DEFAULT_MODEL else "")
+                if path.resolve() == DEFAULT_MODEL.resolve() else "")
         raise RunError(f"model {path} not found{hint}")
     if not is_ecg_model(path):
         raise RunError(f"model {path} declares no ECG task (its sidecar {path.with_suffix('.json').name} is missing "
                        f"or has no task 'ecg'): run.py scores ECG denoising and AF detection; for any other model "
                        f"use scripts/validate.py --model {path} --target TARGET --qemu")
-    from ..quant.runners import IntModel
+    from ..ir.intmodel import IntModel
     return _Model("onnx", path, hashlib.sha256(path.read_bytes()).hexdigest(), IntModel(path))
 
 
 def is_ecg_model(path: Path) -> bool:
     """The model's sidecar declares the ECG task (`"task": "ecg"`; sidecars written before the
     field existed are ECG models when they name the outputs denoised and logits)."""
-    from ..quant.format import read_sidecar
+    from ..ir.format import read_sidecar
     meta = read_sidecar(path)
     if meta is None:
         return False
@@ -293,7 +295,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
     board = resolve_board(cfg.target, cfg.board, cfg.port)
     target = board.target
     preflight(board, cfg)
-    out = Path(cfg.report_dir or REPO / "out" / target)
+    out = Path(cfg.report_dir or Path("out", target))
     out.mkdir(parents=True, exist_ok=True)
     model = _load_model(cfg.model)
 
@@ -336,7 +338,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
         runlog.append({"kind": "run", "format": FORMAT, "config": _config_record(cfg),
                        "model_sha256": model.sha256, "board_kind": board.kind,
                        "reference": "stub twin (edgekit.firmware.stub_model)" if model.kind == "stub"
-                                    else "integer reference (edgekit.quant.reference)",
+                                    else "integer reference (edgekit.ir.reference)",
                        "build": build})
         done = 0
 
@@ -359,7 +361,7 @@ def run(cfg: RunConfig, log: Callable = print) -> RunOutcome:
         x = workload.windows.noisy[done:]
 
     # 5: stream, appending each window to the run log as it arrives
-    session = {"kind": "session", "started": _now(), "first_window": done}
+    session = {"kind": "session", "started": _now(), "first_window": done, "command": cfg.command}
     stopped, code, streamed, retry_reasons = None, 0, None, []
     t = time.perf_counter()
     try:
@@ -418,7 +420,7 @@ def _compile_summary(compile_rep: dict | None) -> dict | None:
     return {k: compile_rep.get(k) for k in (
         "macs", "layers_count", "arena_bytes", "weights_bytes", "code_bytes", "rodata_bytes",
         "max_stack_bytes", "flash_needed_bytes", "ram_needed_bytes", "target_flash_bytes",
-        "target_ram_bytes", "fits_target", "fit_message", "stream")} | {"layers": [
+        "target_ram_bytes", "fits_target", "fit_message", "stream", "arena_plan")} | {"layers": [
             {"index": l["index"], "op": l["op"]} for l in compile_rep["layers"]]}
 
 
@@ -469,7 +471,8 @@ def session_record(sessions: list[dict], result: EvalResult) -> dict:
     return {"seconds": secs, "windows_per_s": result.windows_per_s, "stream_wall_s": round(result.wall_s, 3),
             "retried": result.retried, "device_errors": result.device_errors,
             "sessions": [{k: s.get(k) for k in ("started", "stopped", "first_window", "windows", "stop_reason",
-                                                "retry_reasons")} for s in sessions]}
+                                                "retry_reasons", "command")} for s in sessions],
+            "command": sessions[-1].get("command") if sessions else None}  # the latest session's
 
 
 def _example(workload, result: EvalResult, model: _Model) -> dict:
@@ -522,6 +525,8 @@ def build_record(logged: dict, board, model, result: EvalResult, workload, score
         "elf": build["elf"],
         "serial": cfg.get("serial") if board.kind == "qemu" else ("port" if board.kind == "hardware" else "pipe"),
         "counts": result.counts,
+        "timing": real_time(latency, board, h.input_length / _fs()),
+        "versions": tool_versions(board),
     }
     if compile_rep is not None:
         rec["compile"] = {k: v for k, v in compile_rep.items() if k != "layers"}
@@ -541,6 +546,31 @@ def build_record(logged: dict, board, model, result: EvalResult, workload, score
             rec["reference_metrics"] = scores["reference"]
             rec["metrics_equal_reference"] = _equal(scores["device"], scores["reference"])
     return rec
+
+
+def _fs() -> int:
+    from ..data import FS  # the sampling rate: a window of input_length samples lasts input_length / FS s
+    return FS
+
+
+def tool_versions(board: Board) -> dict:
+    """edgekit, TVM and the target's C compiler, for the report."""
+    import subprocess
+    from importlib import metadata
+
+    from .. import __version__
+    out = {"edgekit": __version__}
+    try:
+        out["TVM"] = metadata.version("apache-tvm")
+    except metadata.PackageNotFoundError:
+        out["TVM"] = "not installed"
+    gcc = load_target(board.target).tool("gcc")
+    try:
+        out["gcc"] = subprocess.run([gcc, "--version"], capture_output=True, text=True,
+                                    timeout=20).stdout.splitlines()[0].strip()
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        out["gcc"] = f"{gcc}: not found"
+    return out
 
 
 def _equal(a, b) -> bool:

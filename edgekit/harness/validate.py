@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..quant import ort as eort
-from ..quant import reference
-from ..quant.intgraph import IntGraph
+from ..ir import ort as eort
+from ..ir import reference
+from ..ir.intgraph import IntGraph
 
 
 def compare(a: np.ndarray, b: np.ndarray, scale: float, zero_point: int, classifier: bool) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,41 +29,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .acdae import ACDAE, ACDAEConfig
+from .config import LEARN_RANGES_IN, TrainConfig  # noqa: F401  (re-exported)
 from .checkpoint import CheckpointError, load_checkpoint
 from .fakequant import freeze_ranges, learn_ranges, range_tensors, set_qat
-
-
-@dataclass
-class TrainConfig:
-    float_epochs: int = 18
-    qat_epochs: int = 8  # 4 left int8 0.61 dB from float at 24 dB, 12 lowered onnxruntime agreement (docs/experiments.md)
-    freeze_epochs: int = 1  # last QAT epochs run with frozen activation ranges
-    windows_per_epoch: int = 40_000  # x 1024 samples: the 80k x 512 of the 512-sample model
-    batch: int = 64
-    lr: float = 2e-3
-    qat_lr: float = 2e-4
-    af_weight: float = 0.3  # weight of the AF cross-entropy next to the denoising MSE
-    af_min_snr_db: float = 6.0  # AF is learned only where the rhythm is still visible
-    # input SNRs drawn (uniformly) for the training windows; -6..12 raised 0 dB in short runs but
-    # not after full training, and cost 7 dB at 24 dB (docs/experiments.md)
-    snr_range: tuple[float, float] = (-6.0, 24.0)
-    weight_decay: float = 0.0  # decoupled (AdamW); 0 = plain Adam
-    # share of each QAT epoch's windows drawn at high_snr_range(snr_range): keeps int8 near float on
-    # nearly clean windows (0 left a 0.93 dB gap at 24 dB; docs/experiments.md)
-    qat_high_snr_fraction: float = 0.25
-    # QAT learns the activation ranges by gradient (LSQ) after the EMA calibration, instead of
-    # tracking each batch's min/max
-    learn_ranges: bool = False
-    # which ranges learn_ranges trains: "all", or "decoder" (ACDAE.DECODER; the encoder, ECA and
-    # head keep EMA ranges)
-    learn_ranges_in: str = "all"
-    seed: int = 0
-    threads: int = 2
-    model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
-    augment: dict = field(default_factory=dict)  # data.augment.Augment fields; {} = none
-
-
-LEARN_RANGES_IN = ("all", "decoder")
 
 
 def _learn_ranges(model: ACDAE, cfg: TrainConfig) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.arithmetic import requantize, requantize_leaky
-from ..quant.intgraph import IntGraph, Op, UnsupportedModelError
+from ..ir.arithmetic import requantize, requantize_leaky
+from ..ir.intgraph import IntGraph, Op, UnsupportedModelError
 from .kernel import Kernel, int32_array, is_leaky
 
 MAX_UNROLL = 16

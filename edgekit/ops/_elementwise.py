@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.arithmetic import INT8_MAX, INT8_MIN, rounding_shift
-from ..quant.intgraph import IntGraph, Op
+from ..ir.arithmetic import INT8_MAX, INT8_MIN, rounding_shift
+from ..ir.intgraph import IntGraph, Op
 from .kernel import Kernel
 
 

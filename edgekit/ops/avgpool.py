@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.arithmetic import quantize_multiplier, requantize_half_even
-from ..quant.intgraph import IntGraph, Op
+from ..ir.arithmetic import quantize_multiplier, requantize_half_even
+from ..ir.intgraph import IntGraph, Op
 from . import _common as c
 from . import maxpool
 from .kernel import Kernel

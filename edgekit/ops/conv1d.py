@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..quant.intgraph import IntGraph, Op
+from ..ir.intgraph import IntGraph, Op
 from . import _common as c
 from .kernel import Kernel
 

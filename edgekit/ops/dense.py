@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph, Op, UnsupportedModelError
+from ..ir.intgraph import IntGraph, Op, UnsupportedModelError
 from . import _common as c
 from .kernel import Kernel
 

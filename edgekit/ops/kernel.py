@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph, Op, TensorInfo
+from ..ir.intgraph import IntGraph, Op, TensorInfo
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
            "int32": "int32_t", "uint32": "uint32_t"}

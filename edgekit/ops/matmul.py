@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph, Op
+from ..ir.intgraph import IntGraph, Op
 from . import _common as c
 from . import dense
 from .kernel import Kernel

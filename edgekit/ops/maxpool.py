@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.arithmetic import INT8_MIN, requantize
-from ..quant.intgraph import IntGraph, Op
+from ..ir.arithmetic import INT8_MIN, requantize
+from ..ir.intgraph import IntGraph, Op
 from . import _common as c
 from .kernel import Kernel
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.arithmetic import requantize_half_even
-from ..quant.intgraph import IntGraph, Op
+from ..ir.arithmetic import requantize_half_even
+from ..ir.intgraph import IntGraph, Op
 from . import _common as c
 from .kernel import Kernel
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..quant.intgraph import IntGraph, Op, UnsupportedModelError
+from ..ir.intgraph import IntGraph, Op, UnsupportedModelError
 from . import _common as c
 from . import _elementwise as ew
 from .kernel import Kernel

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from ..quant.arithmetic import INT8_MAX, INT8_MIN, quantize_multiplier
-from ..quant.intgraph import IntGraph, Op, TensorInfo
+from ..ir.arithmetic import INT8_MAX, INT8_MIN, quantize_multiplier
+from ..ir.intgraph import IntGraph, Op, TensorInfo
 from . import _common as c
 from .kernel import Kernel
 
@@ -29,7 +29,7 @@ MAX_LEN = 1 << 15
 
 def params(x: TensorInfo, out: TensorInfo, where: str) -> tuple[dict, dict]:
     """(params, attrs) of a softmax from x to out (the frontend calls this)."""
-    from ..quant.intgraph import UnsupportedModelError
+    from ..ir.intgraph import UnsupportedModelError
 
     n_len = int(x.shape[-1])
     if n_len > MAX_LEN:

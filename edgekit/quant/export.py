@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..model.acdae import ACDAE, ECA, QConv, QDense
 from ..model.fakequant import ActQuant, quantize_bias, quantize_weight
-from .format import FORMAT_NAME, FORMAT_VERSION
+from ..ir.format import FORMAT_NAME, FORMAT_VERSION
 
 OPSET = 17
 

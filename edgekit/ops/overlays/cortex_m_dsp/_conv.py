@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....quant.intgraph import IntGraph
+from ....ir.intgraph import IntGraph
 from ... import tir
 from ...kernel import Kernel
 from . import _layout as L

@@ -4,7 +4,7 @@ at compile time, 2 output channels x 2 output times per SMLAD inner loop (_conv.
 ek_cortex_m_dsp.h). Any stride and padding; declines a kernel of 1 tap."""
 from __future__ import annotations
 
-from ....quant.intgraph import IntGraph
+from ....ir.intgraph import IntGraph
 from ...kernel import Kernel
 from . import _conv
 from . import _layout as L

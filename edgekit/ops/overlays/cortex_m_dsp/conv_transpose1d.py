@@ -4,7 +4,7 @@ stride-1 correlation of the widened input with that phase's taps reversed, so it
 any stride, padding and output padding. Declines phases of 1 tap (K <= stride)."""
 from __future__ import annotations
 
-from ....quant.intgraph import IntGraph
+from ....ir.intgraph import IntGraph
 from ...kernel import Kernel
 from . import _conv
 from . import _layout as L

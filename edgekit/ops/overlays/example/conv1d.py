@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....quant.intgraph import IntGraph
+from ....ir.intgraph import IntGraph
 from ... import _common as c
 from ... import tir
 from ...kernel import Kernel
