@@ -46,7 +46,7 @@ def test_evaluate_and_report(build_fw, tmp_path):
 def test_run_report_names_each_layers_kernel():
     from types import SimpleNamespace
 
-    from edgekit.harness.pipeline import _layers
+    from edgekit.harness.pipeline import _compile_summary, _layers
     from edgekit.harness.report import format_run, run_markdown
 
     result = SimpleNamespace(layers=lambda: [
@@ -54,7 +54,7 @@ def test_run_report_names_each_layers_kernel():
         {"index": 1, "name": "enc1_eca", "macs": 10, "count_p50": 100.0, "share": 0.25, "count_per_mac": 10.0}])
     compile_rep = {"layers": [{"index": 0, "op": "conv1d", "kernel": "cortex_m_dsp/conv1d"},
                               {"index": 1, "op": "dense", "kernel": "generic"}]}
-    layers = _layers(result, compile_rep)
+    layers = _layers(result, _compile_summary(compile_rep))  # as run.json keeps it
     assert [(l["op"], l["kernel"]) for l in layers] == [("conv1d", "cortex_m_dsp/conv1d"), ("dense", "generic")]
     lat = {"unit": "instructions", "p50": 400.0, "p99": 400.0, "max": 400.0, "p50_us": 1.0, "p99_us": 1.0,
            "max_us": 1.0, "clock_hz": 25_000_000, "per_mac": 3.6, "total_macs": 110}

@@ -421,7 +421,7 @@ def _compile_summary(compile_rep: dict | None) -> dict | None:
         "macs", "layers_count", "arena_bytes", "weights_bytes", "code_bytes", "rodata_bytes",
         "max_stack_bytes", "flash_needed_bytes", "ram_needed_bytes", "target_flash_bytes",
         "target_ram_bytes", "fits_target", "fit_message", "stream", "arena_plan")} | {"layers": [
-            {"index": l["index"], "op": l["op"]} for l in compile_rep["layers"]]}
+            {"index": l["index"], "op": l["op"], "kernel": l.get("kernel")} for l in compile_rep["layers"]]}
 
 
 def finish(out: Path, runlog: RunLog, board: Board, model, workload, expected, n_total: int) -> RunOutcome:
