@@ -88,3 +88,19 @@ def test_bench_unknown_kernel_set_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("error: unknown kernel set 'nope'; known: generic, ") and err.count("\n") == 1
+
+
+def test_summary_table_reads_each_targets_bench_json():
+    from edgekit.harness.bench import summary_markdown
+
+    def rep(target, per_mac, layer_per_mac):
+        return {"target": target, "kernels": "k", "macs": 200_000, "per_mac": per_mac, "generic_per_mac": 4.0,
+                "layers": [{"name": "c1", "op": "conv1d", "macs": 199_000, "per_mac": layer_per_mac,
+                            "generic_per_mac": 4.5},
+                           {"name": "tiny", "op": "mul", "macs": 1_000, "per_mac": 24.0, "generic_per_mac": 24.0}]}
+    text = summary_markdown([rep("a", 1.234, 1.111), rep("b", 0.5, 0.25)])
+    lines = text.splitlines()
+    assert lines[0] == "| layer | MACs | a (k) | b (k) |"
+    assert lines[2] == "| **whole model** | 200,000 | **1.23 (4.00)** | **0.50 (4.00)** |"
+    assert lines[3] == "| c1 (conv1d) | 199,000 | 1.11 (4.50) | 0.25 (4.50) |"
+    assert len(lines) == 4  # layers with few MACs are left to each target's bench.md

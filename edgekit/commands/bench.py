@@ -26,7 +26,9 @@ from edgekit.firmware.targets import known_targets
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="edgekit bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", required=True, choices=[t for t in known_targets() if t != "host"],
+    p.add_argument("--summary", nargs="+", metavar="BENCH_JSON",
+                   help="print the front page's table from these bench.json files (one per target) and exit")
+    p.add_argument("--target", choices=[t for t in known_targets() if t != "host"],
                    help="the target to benchmark under QEMU")
     p.add_argument("--model", help="the int8 ONNX QDQ model file (default: the shipped models/acdae/model.onnx)")
     p.add_argument("--windows", type=int, default=20, help="windows per build (default %(default)s)")
@@ -40,6 +42,13 @@ def main(argv=None) -> int:
     add_common_args(p, json_help="print bench.json on stdout instead of the table (messages on stderr)")
     a = p.parse_args(argv)
     setup_logging(a)
+    if a.summary:
+        import json
+        from edgekit.harness.bench import summary_markdown
+        print(summary_markdown([json.loads(Path(f).read_text()) for f in a.summary]))
+        return 0
+    if a.target is None:
+        p.error("--target is required (or --summary)")
     if a.windows < 1:
         p.error("--windows must be at least 1")
     from edgekit.compiler.driver import DEFAULT_MODEL

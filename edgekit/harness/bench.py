@@ -229,3 +229,20 @@ def format_bench(rep: dict) -> str:
     else:
         rows.append("overlay layers: none (every layer ran the generic kernel)")
     return "\n".join(rows)
+
+
+def summary_markdown(reps: list[dict]) -> str:
+    """The front page's kernel table from several targets' bench.json: whole model and each MAC
+    layer, instructions per MAC with the target's kernels (generic in brackets)."""
+    head = "| layer | MACs | " + " | ".join(f"{r['target']} ({r['kernels']})" for r in reps) + " |"
+    rows = [head, "|---|---:|" + "---:|" * len(reps)]
+    per = lambda v, g: f"{v:.2f} ({g:.2f})"  # noqa: E731
+    rows.append("| **whole model** | " + f"{reps[0]['macs']:,} | "
+                + " | ".join(f"**{per(r['per_mac'], r['generic_per_mac'])}**" for r in reps) + " |")
+    by_target = [{layer["name"]: layer for layer in r["layers"]} for r in reps]
+    for layer in reps[0]["layers"]:
+        if layer["macs"] < 100_000:  # the MAC layers; the rest is in each target's bench.md
+            continue
+        cells = [per(t[layer["name"]]["per_mac"], t[layer["name"]]["generic_per_mac"]) for t in by_target]
+        rows.append(f"| {layer['name']} ({layer['op']}) | {layer['macs']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
