@@ -46,9 +46,9 @@ def test_netduinoplus2_runs_the_shipped_model_bit_exact(tmp_path):
     assert run["windows"] == 4 and run["bit_exact"] == 4 and run["all_bit_exact"]
     assert run["metrics_equal_reference"]
     macs = run["compile"]["macs"]
-    # Deterministic instruction counts; the same cortex-m4 object code counted 69,461,543 to
-    # 69,463,637 per window on mps2-an386 (25 MHz SysTick) and 231 more on this 168 MHz one.
-    assert all(3.5 * macs < c < 4.5 * macs for c in run["counts"]), run["counts"]
+    # Deterministic instruction counts with the cortex-m4 target's DSP kernels: 1.35 per MAC on
+    # mps2-an386 (docs/kernels-bench.md); this board counts a few hundred more per window.
+    assert all(1.2 * macs < c < 1.5 * macs for c in run["counts"]), run["counts"]
     fw = out / "firmware"
     assert "uart_stm32f4.c" in (fw / "build_commands.txt").read_text()  # the vendor driver ran
     board_h = (fw / "edgekit_board.h").read_text()

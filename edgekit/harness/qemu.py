@@ -95,8 +95,16 @@ class QemuRunner:
             time.sleep(0.005)
         raise QemuError(f"QEMU did not report its serial port within {self.start_timeout} s")
 
-    def exited(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
+    def exited(self, grace: float = 1.0) -> bool:
+        """Whether QEMU has exited, waiting up to `grace` seconds: a QEMU that dies closes its
+        socket a moment before the process can be reaped."""
+        if self.proc is None:
+            return False
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def messages(self, lines: int = 6) -> str:
         """QEMU's own messages (its lines that name it), else the first lines it printed."""
