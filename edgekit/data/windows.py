@@ -8,7 +8,8 @@ express the clean signal in the same units (scaling.target).
 AF label of a window (af_label): 1 if at least half of its samples are AF; else -1 if at least
 half are AF or atrial flutter together (flutter-dominated or an AF/AFL mix: excluded from AF
 training and scoring); else 0. A segment (segment_windows) is -1 as soon as it contains any
-flutter, else 1 if at least half of it is AF, else 0.
+flutter, else 1 if at least half of it is AF, else 0. Windows and segments of a record without
+rhythm notes (Record.has_rhythm False) are -1.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
 from .paths import resolve_data_dir
-from .records import WINDOW, WINDOWS_PER_SEGMENT, Record, load_record
+from .records import RHYTHM_ANNOTATED, WINDOW, WINDOWS_PER_SEGMENT, Record, database_of, load_record
 from .scaling import normalize, target
 
 CHUNK = 1024  # windows per vectorized step: small enough for its arrays to stay in cache
@@ -138,7 +139,7 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
     af = np.zeros(n, np.int8)
     for r in np.unique(rec_idx):
         sel = np.flatnonzero(rec_idx == r)
-        af[sel] = af_label(*_rhythm_counts(records[r], starts[sel], WINDOW), WINDOW)
+        af[sel] = af_label(*_rhythm_counts(records[r], starts[sel], WINDOW), WINDOW) if records[r].has_rhythm else -1
 
     # Work in (kind, record) order so every gather and mix is on a contiguous slice; results
     # go back to the drawn order when stored.
@@ -195,18 +196,40 @@ def _noise_plan(rng, data_dir, n, noise_kinds, snr_range, part):
     return kinds, snr, parts, _noise_offsets(rng, parts, n, WINDOW)
 
 
+def rhythm_share_weights(records, share: float | None) -> np.ndarray | None:
+    """Record probabilities that give the rhythm-annotated patients (mitdb, vfdb: RHYTHM_ANNOTATED)
+    `share` of the windows and the denoising-only ones (qtdb, svdb) the rest, uniform per patient
+    within each; None (or only one kind of patient present): uniform over all records."""
+    if share is None:
+        return None
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"rhythm share {share:g} must be a fraction in (0, 1)")
+    rhythm = np.array([database_of(r) in RHYTHM_ANNOTATED for r in records])
+    if rhythm.all() or not rhythm.any():
+        return None
+    return np.where(rhythm, share / rhythm.sum(), (1.0 - share) / (~rhythm).sum())
+
+
 def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
-                            snr_range=(-6, 24), part="train", augment: Augment | None = None) -> WindowSet:
-    """`n` random windows: uniform record, start, noise kind, SNR in `snr_range` and noise
-    offset inside the noise `part`, the clean ECG augmented by `augment` (see augment.py).
-    Deterministic for a seed; without augmentation the draws are those of earlier versions."""
+                            snr_range=(-6, 24), part="train", augment: Augment | None = None,
+                            weights=None) -> WindowSet:
+    """`n` random windows: record (uniform, or drawn with probabilities `weights`), start, noise
+    kind, SNR in `snr_range` and noise offset inside the noise `part`, the clean ECG augmented by
+    `augment` (see augment.py). Deterministic for a seed; without augmentation and weights the
+    draws are those of earlier versions."""
     data_dir = resolve_data_dir(data_dir)
     records = [str(r) for r in records]
     noise_kinds = [check_kind(k) for k in noise_kinds]
     lo, hi = check_snr(snr_range)
     rng = np.random.default_rng(seed)
     lengths = np.array([load_record(data_dir, r).n_samples for r in records])
-    rec_idx = rng.integers(len(records), size=n)
+    if weights is None:
+        rec_idx = rng.integers(len(records), size=n)
+    else:
+        w = np.asarray(weights, np.float64)
+        if w.shape != (len(records),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights need one non-negative value per record ({len(records)}), not all zero")
+        rec_idx = rng.choice(len(records), size=n, p=w / w.sum())
     u = rng.random(n)
     kinds, snr, parts, noise_starts = _noise_plan(rng, data_dir, n, noise_kinds, (lo, hi), part)
     aug = augment.draw(rng, n) if augment is not None and augment.active else None
@@ -303,5 +326,5 @@ def segment_windows(data_dir, records, windows_per_segment=WINDOWS_PER_SEGMENT, 
     for r in np.unique(seg_rec):
         sel = np.flatnonzero(seg_rec == r)
         n_af, n_afl = _rhythm_counts(load_record(data_dir, records[r]), seg_starts[sel], span)
-        label[sel] = segment_label(n_af, n_afl, span)
+        label[sel] = segment_label(n_af, n_afl, span) if load_record(data_dir, records[r]).has_rhythm else -1
     return Segments(windows, segment, label)
