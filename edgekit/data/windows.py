@@ -125,10 +125,11 @@ def _mix_kind(clean, kind: str, snr, noise_starts, parts) -> np.ndarray:
     return mix(clean, segs, kind, snr)
 
 
-def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None) -> WindowSet:
+def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None, adc=None) -> WindowSet:
     """The shared pipeline. rec_idx indexes `names`; kinds: str per window ('none' = clean);
     noise_starts: (n, 3) offsets into the noise parts of bw, ma, em; aug: per-window
-    augmentation draws (Augment.draw) or None."""
+    augmentation draws (Augment.draw) or None; adc: None, or a dict that receives the clean and
+    noisy ADC windows (int16 (n, 2, W), before the int8 scaling) as 'clean' and 'noisy'."""
     records = [load_record(data_dir, nm) for nm in names]
     n = len(rec_idx)
     kinds = np.asarray(kinds).astype(str)
@@ -136,6 +137,8 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
         noisy=np.empty((n, 2, WINDOW), np.int8), target=np.empty((n, 2, WINDOW), np.float32),
         shift=np.empty((n, 2), np.int32), mean=np.empty((n, 2), np.int32),
     )
+    if adc is not None:
+        adc["clean"], adc["noisy"] = np.empty((n, 2, WINDOW), np.int16), np.empty((n, 2, WINDOW), np.int16)
     af = np.zeros(n, np.int8)
     for r in np.unique(rec_idx):
         sel = np.flatnonzero(rec_idx == r)
@@ -166,6 +169,8 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
                 q, mean, shift = normalize(noisy)
                 out["noisy"][pos], out["mean"][pos], out["shift"][pos] = q, mean, shift
                 out["target"][pos] = target(clean, shift)
+                if adc is not None:
+                    adc["clean"][pos], adc["noisy"][pos] = clean, noisy
                 bar.update(len(pos))
 
     return WindowSet(
@@ -275,9 +280,10 @@ def _kind_and_snr(noise_kind, snr_db, n):
 
 
 def evaluation_windows(data_dir, records, noise_kind, snr_db, per_record=64, seed=0,
-                       part="test") -> WindowSet:
+                       part="test", adc: dict | None = None) -> WindowSet:
     """`per_record` non-overlapping windows evenly spaced through each record, noise from the
-    test part (noise_kind=None: clean). Deterministic."""
+    test part (noise_kind=None: clean). Deterministic. adc: a dict that receives the clean and
+    noisy ADC windows before the int8 scaling (keys 'clean', 'noisy'), for metrics in ADC counts."""
     data_dir = resolve_data_dir(data_dir)
     records = [str(r) for r in records]
     rec_idx, starts = [], []
@@ -291,7 +297,7 @@ def evaluation_windows(data_dir, records, noise_kind, snr_db, per_record=64, see
     kinds, snr = _kind_and_snr(noise_kind, snr_db, len(starts))
     parts = _noise_parts(data_dir, [] if noise_kind is None else [noise_kind], part)
     noise_starts = _noise_offsets(np.random.default_rng(seed), parts, len(starts), WINDOW)
-    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts)
+    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts, adc=adc)
 
 
 def segment_windows(data_dir, records, windows_per_segment=WINDOWS_PER_SEGMENT, noise_kind=None, snr_db=None,
