@@ -72,6 +72,9 @@ def main(argv=None):
                    help="with --databases: share of the windows drawn from the rhythm-annotated patients (mitdb, "
                         "vfdb), the rest from the denoising-only ones (qtdb, svdb), uniform per patient within "
                         "each; default: uniform over all patients")
+    p.add_argument("--export-checkpoint", action="store_true",
+                   help="stop a run early: export OUT/checkpoint.pt as it stands (a QAT checkpoint; its activation "
+                        "ranges frozen) with the same arguments as the run, instead of training on")
     p.add_argument("--tiny", action="store_true", help="a tiny run for smoke tests")
     p.add_argument("--summary", action="store_true", help="print parameters and MACs per layer, then stop")
     a = p.parse_args(argv)
@@ -130,6 +133,12 @@ def main(argv=None):
         return sample_training_windows(data_dir, fit_records, n, seed=seed, snr_range=snr_range or cfg.snr_range,
                                        augment=aug, weights=weights)
 
+    extra = {"split": split, "seed": a.seed, "cross_database_split": xdb, "rhythm_share": a.rhythm_share,
+             "trained_on": fit_records, "init_float": a.init_float, "command": command_line("train.py", argv),
+             "config": asdict(cfg)}
+    if a.export_checkpoint:
+        return _export_checkpoint(p, out, cfg, a.name, extra, log)
+
     val = sample_training_windows(data_dir, split["val"] + (xdb["val"] if xdb else []), 2048 if a.tiny else 8192,
                                   seed=a.seed + 7, part="test")
     t0 = time.time()
@@ -139,15 +148,32 @@ def main(argv=None):
                   on_float_done=lambda m: torch.save(m.state_dict(), out / "float.pt"))
     torch.save(model.state_dict(), out / "qat.pt")
     path = export_model(model, out, name=a.name, extra={"training": {"seconds": round(time.time() - t0, 1),
-                                                                     "split": split, "seed": a.seed,
-                                                                     "cross_database_split": xdb,
-                                                                     "rhythm_share": a.rhythm_share,
-                                                                     "trained_on": fit_records,
-                                                                     "init_float": a.init_float,
-                                                                     "command": command_line("train.py", argv),
-                                                                     "config": asdict(cfg)}})
+                                                                     **extra}})
     (out / "checkpoint.pt").unlink(missing_ok=True)
     log(f"exported {path} ({path.stat().st_size} bytes) in {time.time() - t0:.0f} s")
+
+
+def _export_checkpoint(p, out: Path, cfg: TrainConfig, name: str, extra: dict, log) -> None:
+    """Export OUT/checkpoint.pt (written after each epoch) as the run's model, its ranges frozen."""
+    from edgekit.model.fakequant import freeze_ranges, set_qat
+
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.is_file():
+        p.error(f"--export-checkpoint: {ckpt} does not exist (the run writes it after each epoch)")
+    state = torch.load(ckpt, weights_only=True)
+    if not state["qat"]:
+        p.error(f"--export-checkpoint: {ckpt} is from the float phase (epoch {state['epoch'] + 1}); wait for a QAT epoch")
+    model = ACDAE(ACDAEConfig.from_dict(cfg.model))
+    set_qat(model, True)
+    model.load_state_dict(state["model"])
+    freeze_ranges(model)
+    model.eval()
+    torch.save(model.state_dict(), out / "qat.pt")
+    (out / "history.json").write_text(json.dumps(state["history"], indent=1) + "\n")
+    done = state["epoch"] + 1
+    extra = {**extra, "stopped_after_epoch": done, "planned_epochs": state["plan_len"]}
+    path = export_model(model, out, name=name, extra={"training": extra})
+    log(f"exported {path} from {ckpt}: stopped after epoch {done} of {state['plan_len']}")
 
 
 def _init_float(p, path: str, model_cfg: ACDAEConfig) -> dict:
