@@ -77,12 +77,13 @@ def main(argv=None):
                 r = res[key][form][n][str(s)]
                 print(f"{key:<22}{form:<6}{n:<6}{s:>4} dB  {r['snr_imp_db']:6.2f} dB (se {r['snr_imp_se_db']:.2f}, "
                       f"pooled {r['snr_imp_pooled_db']:6.2f}, in {r['snr_in_db']:6.2f}) on {r['windows']} windows")
-    if a.af:
-        _af(res, a.model_dir, data_dir, mitdb, a.seed)
     res.setdefault("commands", []).append(command_line("evaluate_v2.py", argv))
     res[f"denoise_v2{suffix}_seconds"] = round(time.time() - t0, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(res, indent=1) + "\n")
+    if a.af:  # written after the denoising figures too, so a long AF run cannot lose them
+        _af(res, a.model_dir, data_dir, mitdb, a.seed)
+        path.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
 
 
