@@ -82,12 +82,11 @@ def main(argv=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(res, indent=1) + "\n")
     if a.af:  # written after the denoising figures too, so a long AF run cannot lose them
-        _af(res, a.model_dir, data_dir, mitdb, a.seed)
-        path.write_text(json.dumps(res, indent=1) + "\n")
+        _af(res, a.model_dir, data_dir, mitdb, a.seed, save=lambda: path.write_text(json.dumps(res, indent=1) + "\n"))
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
 
 
-def _af(res, model_dir, data_dir, mitdb, seed):
+def _af(res, model_dir, data_dir, mitdb, seed, save):
     import numpy as np
 
     from edgekit import metrics
@@ -101,13 +100,15 @@ def _af(res, model_dir, data_dir, mitdb, seed):
     af["int"] = {"window": metrics.af_scores(ws.af, np.argmax(logits, axis=1)),
                  "segment": metrics.af_scores(label[ids], seg_pred),
                  "protocol": "inter-patient: mitdb's 10 test patients, 11.4 s segments, integer reference"}
+    s = af["int"]["segment"]
+    print(f"AF int segment (mitdb test) accuracy {s['accuracy']:.4f} sens {s['sensitivity']:.3f} spec {s['specificity']:.3f}")
+    save()
     train = mitdb["train"] + mitdb["val"] + ["vfdb/609", "vfdb/615"]
     af["leave_one_patient_out"] = af_leave_one_patient_out(load_torch(model_dir, "float"), data_dir, train,
                                                            [list(p) for p in TRAIN_AF_PATIENTS], seed=seed)
-    s, lo = af["int"]["segment"], af["leave_one_patient_out"]
-    print(f"AF int segment (mitdb test) accuracy {s['accuracy']:.4f} sens {s['sensitivity']:.3f} "
-          f"spec {s['specificity']:.3f}; leave-one-AF-patient-out sens {lo['sensitivity']:.3f} "
-          f"spec {lo['specificity']:.3f}")
+    lo = af["leave_one_patient_out"]
+    print(f"AF leave-one-AF-patient-out sens {lo['sensitivity']:.3f} spec {lo['specificity']:.3f}")
+    save()
 
 
 if __name__ == "__main__":
