@@ -259,6 +259,9 @@ each mean-removed. {min(win.values()) if win else '?'} windows per patient and c
 |---|{'---|' * len(snrs)}
 {chr(10).join(rows)}
 {_v2_pooled(d)}{_v2_by_record(d)}""")
+    cmds = metrics.get("denoise_v2_commands")
+    if out and cmds:
+        out.append("\nMade by " + "; ".join(f"`{c}`" for c in cmds) + ".\n")
     return "".join(out)
 
 
