@@ -107,3 +107,31 @@ def test_rhythm_share_weights_and_weighted_draws():
     assert set(ws.af[np.isin(ws.record, ["qtdb/sel30", "svdb/800", "svdb/801"])]) == {-1}
     with pytest.raises(ValueError, match="one non-negative value per record"):
         sample_training_windows(resolve_data_dir(), recs, 10, seed=1, weights=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("args, says", [(["--databases", "qtdb,nsrdb"], "unknown nsrdb"),
+                                        (["--databases", "qtdb", "--rhythm-share", "1.5"], "fraction in (0, 1)")])
+def test_bad_database_options_are_usage_errors(capsys, args, says):
+    import runpy
+    import sys
+
+    argv, sys.argv = sys.argv, ["train.py", "--out", "unused"] + args
+    try:
+        with pytest.raises(SystemExit) as e:
+            runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "train.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert e.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_export_checkpoint_without_a_checkpoint_is_a_usage_error(tmp_path, capsys):
+    import runpy
+    import sys
+
+    argv, sys.argv = sys.argv, ["train.py", "--out", str(tmp_path), "--export-checkpoint", "--tiny"]
+    try:
+        with pytest.raises(SystemExit) as e:
+            runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "train.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert e.value.code == 2 and "checkpoint.pt does not exist" in capsys.readouterr().err
