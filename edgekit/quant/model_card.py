@@ -111,7 +111,7 @@ one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: 
 - AF labels from the rhythm annotations: `(AFIB` = AF; `(AFL` (flutter) windows are excluded.
 
 {_denoise_v1(metrics)}{_by_record(metrics)}{_denoise_v2(metrics)}
-## AF detection on the held-out records (clean recordings; segment = 4 windows = 11.4 s)
+## AF detection on the held-out records (inter-patient protocol: mitdb's test patients; clean recordings; segment = 4 windows = 11.4 s)
 | model | level | accuracy | sensitivity | specificity | F1 |
 |---|---|---|---|---|---|
 {af_rows}
