@@ -118,3 +118,6 @@ def test_committed_metrics_carry_denoise_v2_for_mitdb_and_cross_database_patient
             gap = abs(d["int"][noise][snr]["snr_imp_db"] - d["float"][noise][snr]["snr_imp_db"])
             assert gap <= 0.5, f"denoise_v2 int vs float at {noise} {snr} dB: {gap:.2f} dB"
     assert 0.8 <= m["af"]["int"]["segment"]["accuracy"] <= 1.0
+    lopo = m["af"]["leave_one_patient_out"]  # the inter-patient protocol on the training AF patients
+    assert 0.0 <= lopo["sensitivity"] <= 1.0 and 0.0 <= lopo["specificity"] <= 1.0
+    assert {"201+202", "vfdb/609", "vfdb/615"} <= set(lopo["folds"])
