@@ -1,91 +1,12 @@
 #!/usr/bin/env python3
-"""Compile an int8 ONNX QDQ model into standalone C for a target and measure it.
-
-    python scripts/compile.py --target cortex-m7
-    python scripts/compile.py --target riscv32 --model models/acdae/model.onnx --out build/riscv32
-    python scripts/compile.py --target host --no-firmware
-
-Writes DIR/model.h, model.c, kernels.h, kernels.c (+ tvm/ stand-in headers) and
-DIR/compile.json, cross-compiles model.c + kernels.c with the target's toolchain at
--Wall -Wextra -Werror -fstack-usage into DIR/obj/edgekit_model.o, prints a table (layers,
-MACs, arena and its lower bound, weights, code from *-size, stack from the .su files,
-seconds), and, when edgekit.firmware.build is available, builds the firmware ELF for the
-target's default board into DIR/firmware/.
-
-Exit status: 0 ok, 2 the model or target cannot be compiled (message on stderr),
-3 the C was generated but the firmware build failed.
-"""
-import argparse
-import json
+"""Compile an int8 ONNX model into a C library and firmware: `edgekit compile` (edgekit/commands/compile.py); --help lists the options."""
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a checkout: its own edgekit
 
-from edgekit.compiler import (CompilerError, UnknownTargetError, UnsupportedModelError,  # noqa: E402
-                              compile_model, format_table, known_targets)
-from edgekit.compiler.driver import DEFAULT_MODEL, REPO  # noqa: E402
-
-
-def _firmware_hook():
-    """edgekit.firmware.build.build_firmware(model_dir, board, out_dir), if it exists."""
-    try:
-        from edgekit.firmware.build import build_firmware
-    except ImportError:
-        return None
-    return build_firmware
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", required=True, help=f"one of: {', '.join(known_targets())}")
-    p.add_argument("--model", default=str(DEFAULT_MODEL.relative_to(REPO)), help="ONNX QDQ model")
-    p.add_argument("--out", help="output folder (default build/<target>)")
-    p.add_argument("--opt", default="-O2", help="optimisation flag for the cross compile (default -O2)")
-    p.add_argument("--no-fuse", action="store_true", help="one kernel per layer (do not fuse skip adds)")
-    p.add_argument("--no-inplace", action="store_true", help="never let a layer overwrite its input")
-    p.add_argument("--no-firmware", action="store_true", help="do not build the firmware ELF")
-    p.add_argument("--board", help="board for the firmware ELF (default: the target's default board)")
-    p.add_argument("--json", action="store_true", help="print compile.json instead of the table")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    out = Path(a.out) if a.out else REPO / "build" / a.target
-    model = Path(a.model)
-    if not model.is_absolute() and not model.exists():
-        model = REPO / model
-    try:
-        res = compile_model(model, a.target, out, fuse=not a.no_fuse, inplace=not a.no_inplace, opt=a.opt)
-    except (CompilerError, UnknownTargetError, UnsupportedModelError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    rep = res.report
-    print(json.dumps(rep, indent=1) if a.json else format_table(rep))
-    print(f"wrote {res.out_dir}/model.h, model.c, kernels.h, kernels.c, compile.json ({rep['seconds']:.2f} s)")
-    if a.no_firmware:
-        return 0
-    build_firmware = _firmware_hook()
-    if build_firmware is None:
-        print("firmware: edgekit.firmware.build is not available; skipped")
-        return 0
-    from edgekit.firmware.targets import known_boards, load_target
-    board = a.board or load_target(a.target).default_board
-    if board not in known_boards():
-        print(f"firmware: board {board!r} (default of {a.target}) is not defined in targets/boards; skipped")
-        return 0
-    try:
-        elf = build_firmware(res.out_dir, board, res.out_dir / "firmware")
-    except Exception as e:  # noqa: BLE001 -- report any firmware failure, the C is still there
-        print(f"firmware build for {board} failed: {e}", file=sys.stderr)
-        return 3
-    rep["firmware"] = {"board": board, "elf": str(getattr(elf, "path", elf)),
-                       "flash_bytes": getattr(elf, "flash_bytes", None), "ram_bytes": getattr(elf, "ram_bytes", None)}
-    rep["seconds_total"] = round(time.perf_counter() - t0, 3)
-    (res.out_dir / "compile.json").write_text(json.dumps(rep, indent=1) + "\n")
-    print(f"firmware            {board}: {rep['firmware']['elf']} (flash {rep['firmware']['flash_bytes']:,} B, "
-          f"RAM {rep['firmware']['ram_bytes']:,} B)")
-    return 0
-
+from edgekit.cli import main_guard  # noqa: E402
+from edgekit.commands.compile import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main_guard(main)

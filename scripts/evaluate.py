@@ -1,76 +1,12 @@
 #!/usr/bin/env python3
-"""Evaluate a trained model (float, QAT and integer forms) on the held-out test records.
-
-    python scripts/evaluate.py --json out/metrics.json            # the shipped model
-    python scripts/evaluate.py --model-dir models/acdae --json models/acdae/metrics.json --plots models/acdae
-
-Prints a summary, writes the metrics as JSON and PNG plots (example overlays, SNR curves).
-"""
-import argparse
-import json
+"""Score a trained model on the held-out test records: `edgekit evaluate` (edgekit/commands/evaluate.py); --help lists the options."""
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a checkout: its own edgekit
 
-from edgekit.cli import command_line, run_main  # noqa: E402
-
-from edgekit.data import resolve_data_dir  # noqa: E402
-from edgekit.quant.evaluate import evaluate, evaluate_cinc2017  # noqa: E402
-from edgekit.quant.model_card import render as render_card  # noqa: E402
-from edgekit.quant.plots import plot_by_record, plot_examples, plot_snr_curves  # noqa: E402
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-dir", default="models/acdae")
-    p.add_argument("--data-dir")
-    p.add_argument("--json", required=True, help="where to write the metrics")
-    p.add_argument("--plots", help="folder for PNG plots (default: next to --json)")
-    p.add_argument("--per-record", type=int, default=32, help="windows per test record and condition")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--card", action="store_true", help="also write MODEL_CARD.md into --model-dir")
-    p.add_argument("--cinc", type=int, default=0, metavar="N",
-                   help="also score AF on the first N CinC 2017 N/A records (external check; -1 = all)")
-    a = p.parse_args(argv)
-    t0 = time.time()
-    res = evaluate(a.model_dir, resolve_data_dir(a.data_dir), per_record=a.per_record, seed=a.seed)
-    examples = res.pop("_examples")
-    if a.cinc:
-        res["af"]["cinc2017_int"] = evaluate_cinc2017(a.model_dir, resolve_data_dir(a.data_dir),
-                                                      None if a.cinc < 0 else a.cinc)
-    res["seconds"] = round(time.time() - t0, 1)
-    res["command"] = command_line("evaluate.py", argv)
-    out = Path(a.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n")
-    plots = Path(a.plots) if a.plots else out.parent
-    plots.mkdir(parents=True, exist_ok=True)
-    plot_examples(examples, plots / "denoise_examples.png")
-    plot_snr_curves(res["denoise"], plots / "snr_improvement.png")
-    if "0" in res["denoise_by_record"]["int"]["mixed"]:
-        plot_by_record(res["denoise_by_record"]["int"]["mixed"], plots / "snr_by_record.png")
-    d = res["denoise"]
-    print(f"{'noise':<7}{'SNR in':>7}" + "".join(f"{m + ' dB':>11}" for m in d))
-    for noise in d["int"]:
-        for snr in d["int"][noise]:
-            print(f"{noise:<7}{snr:>7}" + "".join(f"{d[m][noise][snr]['snr_imp_db']:>11.2f}" for m in d))
-    for m in ("float", "qat", "int"):
-        s = res["af"][m]["segment"]
-        print(f"AF {m:<5} segment accuracy {s['accuracy']:.4f} sens {s['sensitivity']:.3f} spec {s['specificity']:.3f}")
-    print(f"AF 5-fold accuracy {res['af']['cv5_accuracy']:.4f} (paper: 0.9888)")
-    if "cinc2017_int" in res["af"]:
-        c = res["af"]["cinc2017_int"]
-        print(f"AF CinC 2017 (external, int) accuracy {c['accuracy']:.4f} sens {c['sensitivity']:.3f} "
-              f"spec {c['specificity']:.3f} on {c['n']} records")
-    for k, v in res["agreement"].items():
-        print(f"{k}: identical {v['identical_fraction']:.5f}, max {v['max_lsb']} LSB, argmax {v['argmax_agree']:.4f}, "
-              f"windows identical {v['windows_identical']:.4f}")
-    if a.card:
-        (Path(a.model_dir) / "MODEL_CARD.md").write_text(render_card(a.model_dir, res))
-    print(f"wrote {out} and plots in {plots} ({res['seconds']} s)")
-
+from edgekit.cli import main_guard  # noqa: E402
+from edgekit.commands.evaluate import main  # noqa: E402
 
 if __name__ == "__main__":
-    run_main(main)
+    main_guard(main)

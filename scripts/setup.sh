@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-riscv64-unknown-elf
-          picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc binutils)
+          picolibc-riscv64-unknown-elf qemu-system-arm qemu-system-misc binutils cmake make gcc
+          clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: scripts/fuzz.py
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 missing=()
@@ -27,5 +28,5 @@ VPY=.venv/bin/python
 # torch first, with this exact pin: it is the local CPU build (anything else pulls a CUDA build).
 $VPY -m pip install -q --upgrade pip
 $VPY -m pip install -q "torch==2.13.0"
-$VPY -m pip install -q -e ".[dev]"
+$VPY -m pip install -q -e ".[train,dev]"
 echo "setup: done. Activate with: source .venv/bin/activate"

@@ -14,7 +14,36 @@ def pytest_addoption(parser):
     parser.addoption("--board", default=None, help="board for hil tests, e.g. nucleo-f746zg (targets/boards)")
 
 
+def _target_marker(target: str) -> str:
+    return target.replace("-", "_")   # cortex-m7 -> cortex_m7
+
+
+def pytest_configure(config):
+    from edgekit.firmware.targets import known_targets
+
+    for t in known_targets():
+        config.addinivalue_line("markers", f"{_target_marker(t)}: runs on target {t} "
+                                          f"(pytest -m \"qemu and {_target_marker(t)}\": one target per CI job)")
+
+
+def _mark_targets(items) -> None:
+    """A test parametrized by `target` or `board` gets its target's marker (cortex_m7, riscv32, ...)."""
+    from edgekit.firmware.targets import UnknownTargetError, load_board
+
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        target = params.get("target")
+        if target is None and isinstance(params.get("board"), str):
+            try:
+                target = load_board(params["board"]).target
+            except UnknownTargetError:
+                continue
+        if isinstance(target, str):
+            item.add_marker(getattr(pytest.mark, _target_marker(target)))
+
+
 def pytest_collection_modifyitems(config, items):
+    _mark_targets(items)
     if config.getoption("--hil-port"):
         return
     skip = pytest.mark.skip(reason="hil: no --hil-port given "

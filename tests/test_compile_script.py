@@ -38,11 +38,16 @@ def test_compile_script_writes_c_and_report(model, tmp_path):
     target = "riscv32" if shutil.which("riscv64-unknown-elf-gcc") else "host"
     r = _run("--target", target, "--model", model, "--out", tmp_path, "--no-firmware")
     assert r.returncode == 0, r.stderr
-    for name in ("model.h", "model.c", "kernels.h", "kernels.c", "compile.json", "tvm/runtime/base.h"):
-        assert (tmp_path / name).is_file(), name
-    rep = json.loads((tmp_path / "compile.json").read_text())
+    for name in ("model.h", "model.c", "kernels.h", "kernels.c", "compile.json", "tvm/runtime/base.h",
+                 "CMakeLists.txt", "examples/main.c"):
+        assert (tmp_path / "lib" / name).is_file(), name
+    assert (tmp_path / "arena.png").is_file() and (tmp_path / "obj" / "edgekit_model.o").is_file()
+    rep = json.loads((tmp_path / "lib" / "compile.json").read_text())
     assert rep["target"] == target and rep["macs"] > 0 and rep["code_bytes"] > 0
     assert rep["arena_bytes"] <= 1.10 * rep["arena_lower_bound_bytes"]
+    plan = rep["arena_plan"]  # what arena.png draws: every buffer inside the arena
+    assert plan and all(0 <= b["offset"] and b["offset"] + b["size"] <= rep["arena_bytes"] for b in plan)
+    assert max(b["offset"] + b["size"] for b in plan) <= rep["arena_bytes"]
     for word in ("MACs", "arena", "lower bound", "weights", "code", "stack", "seconds", "enc1"):
         assert word in r.stdout, word
     assert f"{rep['macs']:,}" in r.stdout and f"{rep['arena_bytes']:,} B" in r.stdout

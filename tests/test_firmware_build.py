@@ -8,7 +8,7 @@ from edgekit.firmware import build as B
 from edgekit.firmware.targets import (UnknownTargetError, known_boards, known_targets, load_board,
                                       load_target)
 
-QEMU_BOARDS = ["mps2-an500", "mps2-an386", "mps3-an547", "virt"]
+QEMU_BOARDS = ["mps2-an500", "mps2-an386", "mps3-an547", "virt", "netduinoplus2"]
 HW_BOARDS = ["nucleo-f746zg", "nucleo-l4r5zi", "hifive1-revb"]
 
 

@@ -62,7 +62,7 @@ def test_each_kind_of_bad_frame_gets_its_error(host_device):
         (P.encode_frame(P.INFER, 0x34, payload[:100]), P.E_BAD_LENGTH, 0x34),
         (P.encode_frame(P.HELLO, 0x35, b"x"), P.E_BAD_LENGTH, 0x35),
         (P.encode_frame(0x55, 0x36, b"abc"), P.E_UNKNOWN_TYPE, 0x36),
-        (P.SYNC + struct.pack("<BBH", P.INFER, 0x37, 60000), P.E_BAD_LENGTH, 0x37),  # header only
+        (P.SYNC + struct.pack("<BBI", P.INFER, 0x37, 60000), P.E_BAD_LENGTH, 0x37),  # header only
     ]
     for raw, code, seq in cases:
         dev.send_raw(raw)

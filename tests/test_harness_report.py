@@ -38,6 +38,33 @@ def test_evaluate_and_report(build_fw, tmp_path):
     assert data["summary"]["latency"]["unit"] == "nanoseconds"
     md = paths["markdown"].read_text()
     assert "9/10" in md and "| 3 | 1 | 1 | True |" in md and "denoise" in md
-    for k in ("latency_png", "layers_png"):
+    for k in ("layers_png",):
         assert paths[k].read_bytes()[:4] == b"\x89PNG"
     assert np.isclose(sum(l["share"] for l in data["layers"]), 1.0)
+
+
+def test_run_report_names_each_layers_kernel():
+    from types import SimpleNamespace
+
+    from edgekit.harness.pipeline import _compile_summary, _layers
+    from edgekit.harness.report import format_run, run_markdown
+
+    result = SimpleNamespace(layers=lambda: [
+        {"index": 0, "name": "enc1", "macs": 100, "count_p50": 300.0, "share": 0.75, "count_per_mac": 3.0},
+        {"index": 1, "name": "enc1_eca", "macs": 10, "count_p50": 100.0, "share": 0.25, "count_per_mac": 10.0}])
+    compile_rep = {"layers": [{"index": 0, "op": "conv1d", "kernel": "cortex_m_dsp/conv1d"},
+                              {"index": 1, "op": "dense", "kernel": "generic"}]}
+    layers = _layers(result, _compile_summary(compile_rep))  # as run.json keeps it
+    assert [(l["op"], l["kernel"]) for l in layers] == [("conv1d", "cortex_m_dsp/conv1d"), ("dense", "generic")]
+    lat = {"unit": "instructions", "p50": 400.0, "p99": 400.0, "max": 400.0, "p50_us": 1.0, "p99_us": 1.0,
+           "max_us": 1.0, "clock_hz": 25_000_000, "per_mac": 3.6, "total_macs": 110}
+    run = {"target": "cortex-m7", "board": "mps2-an500", "board_kind": "qemu", "model_name": "m", "model_hash": "h",
+           "model": "m.onnx", "windows": 1, "bit_exact": 1, "all_bit_exact": True, "latency": lat,
+           "session": {"windows_per_s": 1.0, "retried": 0, "device_errors": 0, "seconds": {"total": 1.0},
+                       "sessions": [{}]},
+           "layers": layers, "mismatched_windows": []}
+    text = format_run(run)
+    assert "kernel" in text
+    enc1 = next(line for line in text.splitlines() if line.strip().startswith("enc1 "))
+    assert enc1.rstrip().endswith("cortex_m_dsp/conv1d")
+    assert "| 0 | enc1 | conv1d | cortex_m_dsp/conv1d | 100 |" in run_markdown(run)

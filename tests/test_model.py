@@ -10,10 +10,10 @@ import torch
 from edgekit.model.acdae import ACDAE, ACDAEConfig, transpose_padding
 from edgekit.model.fakequant import ActQuant, set_qat
 from edgekit.model.train import TrainConfig, train
-from edgekit.quant import reference
+from edgekit.ir import reference
 from edgekit.quant.export import build_onnx, export_model
-from edgekit.quant.format import ModelFormatError
-from edgekit.quant.onnx_import import UnsupportedModelError, load_intgraph
+from edgekit.ir.format import ModelFormatError
+from edgekit.ir.onnx_import import UnsupportedModelError, load_intgraph
 
 
 class _Windows:
@@ -232,9 +232,48 @@ def test_unknown_format_version_is_refused(tmp_path):
 
 def test_unsupported_op_names_node_and_supported_list():
     m = build_onnx(_random_qat_model())
-    m.graph.node[3].op_type = "Tanh"
-    with pytest.raises(UnsupportedModelError, match=r"\(Tanh\).*Supported ops: QuantizeLinear"):
+    m.graph.node[3].op_type = "Cos"
+    with pytest.raises(UnsupportedModelError, match=r"^Cos node '[^']+': unsupported op\. Supported ops: Quantize"):
         load_intgraph(m)
+
+
+def test_activation_needing_a_table_without_qdq_is_named():
+    m = build_onnx(_random_qat_model())
+    node = next(n for n in m.graph.node if n.op_type == "LeakyRelu")
+    node.op_type = "Tanh"
+    with pytest.raises(UnsupportedModelError, match=r"^Tanh node .*only Relu, LeakyRelu and Clip fuse"):
+        load_intgraph(m)
+
+
+@pytest.mark.parametrize("act", ["Relu", "Clip"])
+def test_relu_and_clip_after_a_conv_fold_into_its_requantize(act):
+    """A Relu (zero multiplier for negative accumulators) or Clip (ReLU6-like: requantize, then
+    clamp the int8 values) right after a conv, with no Q/DQ pair between: exact to onnxruntime."""
+    from edgekit.ir import ort as eort
+    from edgekit.ir import reference
+
+    m = build_onnx(_random_qat_model())
+    for node in [n for n in m.graph.node if n.op_type == "LeakyRelu"]:
+        del node.attribute[:]
+        node.op_type = act
+        if act == "Clip":
+            lo, hi = f"{node.name}_min", f"{node.name}_max"
+            m.graph.initializer.extend([onnx.numpy_helper.from_array(np.array(0.0, np.float32), lo),
+                                        onnx.numpy_helper.from_array(np.array(0.05, np.float32), hi)])
+            node.input.extend([lo, hi])
+    g = load_intgraph(m)
+    kinds = [op.kind for op in g.ops]
+    if act == "Relu":
+        assert "lut" not in kinds[:3]
+        assert any(op.leaky_alpha == 0.0 and not op.params["m_neg"].any() for op in g.ops)
+    else:
+        assert kinds[:2] == ["conv1d", "lut"]
+    x = np.random.default_rng(0).integers(-128, 128, (16,) + g.tensors[g.inputs[0]].shape).astype(np.int8)
+    want = eort.run_int8(g, m.SerializeToString(), {g.inputs[0]: x})
+    got = reference.run(g, x)
+    for t in g.outputs:
+        d = np.abs(want[t].astype(int) - got[t])
+        assert np.mean(d == 0) >= 0.99 and d.max() <= 2, (t, np.mean(d == 0), d.max())
 
 
 def test_missing_model_file_says_how_to_make_one(tmp_path):

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgekit.quant import reference as ref
-from edgekit.quant.arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers, requantize
-from edgekit.quant.intgraph import Op
+from edgekit.ir import reference as ref
+from edgekit.ir.arithmetic import add_multipliers, quantize_multiplier, quantize_multipliers, requantize
+from edgekit.ir.intgraph import Op
 
 rng = np.random.default_rng(1)
 

@@ -11,7 +11,7 @@ Modules: frontend (ONNX -> IntGraph + checks), kernels (TVM TE/TIR -> C), planne
 emit (model.h / model.c), toolchain (targets, cross-compile, size/stack), host (ctypes runner).
 """
 from ..firmware.targets import UnknownTargetError, known_targets
-from ..quant.onnx_import import UnsupportedModelError
+from ..ir.onnx_import import UnsupportedModelError
 from .driver import DEFAULT_MODEL, CompileResult, check_fits, compile_model, format_table
 from .errors import (AccumulatorOverflowError, BuildError, CompilerError, ModelTooLargeError,
                      ToolchainMissingError)

@@ -1,13 +1,13 @@
-"""Front end: ONNX QDQ -> IntGraph (via `edgekit.quant.onnx_import`) plus the checks the
+"""Front end: ONNX QDQ -> IntGraph (via `edgekit.ir.onnx_import`) plus the checks the
 C kernels rely on.
 
-The kernels fold the input zero point into the bias (`folded_bias`: sum (x - zp) * w =
-sum x * w - zp * sum w, with padding read as x = zp), accumulate sum x * w in int32 and add
-the folded bias in int32 before the int64 requantize. So for every layer both the partial
-sums (<= 128 * sum |w|) and the final |acc + bias| (the exact worst case over all int8
-inputs) must stay below 2**31. `accumulator_bounds` computes these bounds from the integer
-weights (per output channel, per output phase for a transposed conv) and `check_graph`
-raises `AccumulatorOverflowError` naming the layer if one is exceeded.
+Each op module (edgekit/ops/) checks its own shapes and attributes (`check`) and bounds its
+accumulator (`acc_bound`). The generic kernels fold the input zero point into the bias
+(`folded_bias`: sum (x - zp) * w = sum x * w - zp * sum w, with padding read as x = zp),
+accumulate sum x * w in int32 and add the folded bias in int32 before the int64
+requantize. So for every layer both the partial sums (<= 128 * sum |w|) and the final
+|acc + bias| (the exact worst case over all int8 inputs) must stay below 2**31;
+`check_graph` raises `AccumulatorOverflowError` naming the layer if one is exceeded.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..quant.intgraph import OP_KINDS, IntGraph, Op
-from ..quant.onnx_import import UnsupportedModelError, load_intgraph
+from .. import ops
+from ..ir.intgraph import IntGraph, Op
+from ..ir.onnx_import import UnsupportedModelError, load_intgraph
 from .errors import AccumulatorOverflowError
 
 INT32_MAX = 2**31 - 1
@@ -33,110 +34,34 @@ class Frontend:
     acc_bounds: dict     # layer name -> largest possible |int32 accumulator + bias| (0 if none)
 
 
-def _int8_dev(zp: int) -> int:
-    """Largest |q - zp| over int8 q."""
-    return max(abs(-128 - zp), abs(127 - zp))
-
-
-def _input_bound(op: Op, graph: IntGraph) -> int:
-    """Largest |x - x_zp| the op's (first) input can hold."""
-    t = graph.tensors[op.inputs[0]]
-    if t.dtype == "int8":
-        return _int8_dev(int(op.attrs.get("x_zp", 0)))
-    prod = graph.producer(op.inputs[0])
-    if prod is None or prod.kind != "global_sum":
-        raise UnsupportedModelError(f"layer {op.name!r}: an int32 input must come from a global_sum, "
-                                    f"{op.inputs[0]!r} does not")
-    return int(prod.attrs["length"]) * _int8_dev(int(prod.attrs["x_zp"]))
-
-
 def folded_bias(op: Op) -> np.ndarray:
-    """int64 bias with the input zero point folded in: conv1d/dense (Co,), conv_transpose1d
-    (Co, stride): one per output phase r = (t + pad_begin) % stride, since a phase only
-    uses the taps k = r + stride * m < K."""
-    p, zp = op.params, int(op.attrs.get("x_zp", 0))
-    bias, w = p["bias"].astype(np.int64), p["w"].astype(np.int64)
-    if op.kind in ("conv1d", "dense"):
-        return bias - zp * w.reshape(w.shape[0], -1).sum(axis=1)
-    if op.kind == "conv_transpose1d":
-        s = int(op.attrs["stride"])
-        per_phase = np.stack([w[:, :, r::s].sum(axis=(0, 2)) for r in range(s)], axis=1)  # (Co, s)
-        return bias[:, None] - zp * per_phase
-    raise ValueError(f"{op.kind} has no bias")
+    """int64 bias with the input zero point folded in (the op module's folded_bias)."""
+    fb = getattr(ops.get(op.kind), "folded_bias", None)
+    if fb is None:
+        raise ValueError(f"{op.kind} has no bias")
+    return fb(op)
 
 
 def accumulator_bounds(graph: IntGraph) -> dict[str, int]:
-    """Per layer: the largest |int32| the kernel's accumulation can reach: partial sums of
-    x * w (x the raw int8 or int32 input), the folded bias, and the final acc + bias
-    (exact worst case over all inputs)."""
-    bounds = {}
-    for op in graph.ops:
-        p = op.params
-        if op.kind in ("conv1d", "dense"):
-            w = np.abs(p["w"].astype(np.int64)).reshape(p["w"].shape[0], -1)
-            wsum = w.sum(axis=1)
-        elif op.kind == "conv_transpose1d":
-            s = int(op.attrs["stride"])
-            w = np.abs(p["w"].astype(np.int64))  # (Ci, Co, K)
-            wsum = np.max([w[:, :, r::s].sum(axis=(0, 2)) for r in range(s)], axis=0)
-        elif op.kind == "global_sum":
-            bounds[op.name] = int(op.attrs["length"]) * max(128, _int8_dev(int(op.attrs["x_zp"])))
-            continue
-        else:  # lut, mul, add: int64 or table arithmetic, nothing accumulates
-            bounds[op.name] = 0
-            continue
-        raw = 128 if graph.tensors[op.inputs[0]].dtype == "int8" else _input_bound(op, graph)
-        final = _input_bound(op, graph) * wsum + np.abs(p["bias"].astype(np.int64))
-        bounds[op.name] = int(max(np.max(raw * wsum), np.max(final), np.max(np.abs(folded_bias(op)))))
-    return bounds
-
-
-def _expect_shape(op: Op, graph: IntGraph, want: tuple, what: str):
-    got = tuple(graph.tensors[op.outputs[0]].shape)
-    if int(np.prod(got)) != int(np.prod(want)):
-        raise UnsupportedModelError(f"layer {op.name!r} ({op.kind}): output {op.outputs[0]!r} has shape {got}, "
-                                    f"but {what} gives {want}")
+    """Per layer: the largest |int32| the kernel's accumulation can reach (each op module's
+    acc_bound: partial sums, folded bias, final acc + bias; 0 when nothing accumulates)."""
+    return {op.name: int(ops.get(op.kind).acc_bound(op, graph)) for op in graph.ops}
 
 
 def check_graph(graph: IntGraph) -> dict[str, int]:
     """Everything the code generator assumes; returns the accumulator bounds."""
+    seen = set()
+    for op in graph.ops:  # layers are keyed by name (weights, bounds, reports)
+        if op.name in seen:
+            raise UnsupportedModelError(f"two layers are named {op.name!r}; give every node a unique name")
+        seen.add(op.name)
     for op in graph.ops:
-        if op.kind not in OP_KINDS:
+        if op.kind not in ops.OPS:
             raise UnsupportedModelError(f"layer {op.name!r}: op kind {op.kind!r} has no kernel; "
-                                        f"supported: {', '.join(OP_KINDS)}")
+                                        f"supported: {', '.join(ops.OPS)}")
         if len(op.outputs) != 1:
             raise UnsupportedModelError(f"layer {op.name!r}: exactly one output per layer is supported")
-        ins = [graph.tensors[t] for t in op.inputs]
-        if op.kind == "conv1d":
-            (ci, length), (co, cin, k) = ins[0].shape, op.params["w"].shape
-            pl, pr = op.attrs["pad"]
-            lo = (length + pl + pr - k) // op.attrs["stride"] + 1
-            _expect_shape(op, graph, (co, lo), f"Ci={ci} L={length} K={k} stride {op.attrs['stride']} pad {(pl, pr)}")
-        elif op.kind == "conv_transpose1d":
-            (ci, length), (cin, co, k) = ins[0].shape, op.params["w"].shape
-            pb, pe = op.attrs["pad"]
-            lo = (length - 1) * op.attrs["stride"] + k + op.attrs.get("output_padding", 0) - pb - pe
-            _expect_shape(op, graph, (co, lo), f"L={length} K={k} stride {op.attrs['stride']} pad {(pb, pe)}")
-        elif op.kind == "dense":
-            co, cin = op.params["w"].shape
-            if int(np.prod(ins[0].shape)) != cin:
-                raise UnsupportedModelError(f"layer {op.name!r}: dense input {ins[0].shape} does not match "
-                                            f"w {(co, cin)}")
-            _expect_shape(op, graph, (co,), f"w {(co, cin)}")
-        elif op.kind == "global_sum":
-            if len(ins[0].shape) != 2 or ins[0].shape[1] != op.attrs["length"]:
-                raise UnsupportedModelError(f"layer {op.name!r}: global_sum over {ins[0].shape}, length "
-                                            f"{op.attrs['length']}")
-        elif op.kind in ("mul", "add"):
-            a, b = ins
-            if op.kind == "add" and a.shape != b.shape:
-                raise UnsupportedModelError(f"layer {op.name!r}: add needs equal shapes, got {a.shape}, {b.shape}")
-            if op.kind == "mul" and b.shape != a.shape and (len(a.shape) != 2 or tuple(b.shape) != (a.shape[0], 1)):
-                raise UnsupportedModelError(f"layer {op.name!r}: mul supports equal shapes or (C, 1), "
-                                            f"got {a.shape} * {b.shape}")
-        for t in ins:
-            if t.dtype == "int32" and op.kind != "dense":
-                raise UnsupportedModelError(f"layer {op.name!r} ({op.kind}) cannot take the int32 tensor {t.name!r}")
+        ops.get(op.kind).check(op, graph)
     bounds = accumulator_bounds(graph)
     for op in graph.ops:
         if bounds[op.name] > INT32_MAX:
@@ -149,27 +74,40 @@ def check_graph(graph: IntGraph) -> dict[str, int]:
 
 
 def check_io(graph: IntGraph) -> None:
-    """The C API: one int8 (C, L) input; output 0 -> denoised, output 1 -> logits, both int8."""
-    if len(graph.inputs) != 1:
-        raise UnsupportedModelError(f"the C API takes exactly one input, the model has {len(graph.inputs)}")
-    x = graph.tensors[graph.inputs[0]]
-    if x.dtype != "int8" or len(x.shape) != 2:
-        raise UnsupportedModelError(f"the model input must be int8 (channels, length), got {x.dtype} {x.shape}")
-    if len(graph.outputs) != 2:
-        raise UnsupportedModelError(f"the C API has two outputs (denoised, logits); the model has "
-                                    f"{len(graph.outputs)}: {graph.outputs}")
-    for name in graph.outputs:
-        t = graph.tensors[name]
-        if t.dtype != "int8":
-            raise UnsupportedModelError(f"output {name!r} must be int8, got {t.dtype}")
-        if name == graph.inputs[0]:
-            raise UnsupportedModelError(f"output {name!r} is the model input itself")
-    if graph.outputs[0] == graph.outputs[1]:
-        raise UnsupportedModelError("the two outputs must be different tensors")
+    """The C API: one or more int8 inputs and outputs, each its own caller buffer."""
+    if not graph.inputs or not graph.outputs:
+        raise UnsupportedModelError(f"the model needs at least one input and one output, it has "
+                                    f"{len(graph.inputs)} and {len(graph.outputs)}")
+    seen = {}
+    for kind, names in (("input", graph.inputs), ("output", graph.outputs)):
+        for name in names:
+            t = graph.tensors[name]
+            label = graph.api_names.get(name, name)
+            if t.dtype != "int8":
+                raise UnsupportedModelError(f"{kind} {label!r} must be int8, got {t.dtype}")
+            b = graph.base(name)
+            if b in seen:
+                raise UnsupportedModelError(f"{kind} {label!r} is the same tensor as {seen[b]!r}; every input and "
+                                            f"output needs its own buffer")
+            seen[b] = label
 
 
-def load(model: str | Path | onnx.ModelProto) -> Frontend:
-    """Read and check a model: the compiler's front end."""
+def graph_digest(graph: IntGraph) -> str:
+    """sha256 over an IntGraph's structure and integer contents (for graphs built in code)."""
+    h = hashlib.sha256(repr([(n, t.shape, t.dtype) for n, t in graph.tensors.items()]).encode())
+    for op in graph.ops:
+        h.update(repr((op.kind, op.name, op.inputs, op.outputs, sorted(op.attrs.items()))).encode())
+        for key in sorted(op.params):
+            h.update(key.encode() + np.ascontiguousarray(op.params[key]).tobytes())
+    return h.hexdigest()
+
+
+def load(model: str | Path | onnx.ModelProto | IntGraph) -> Frontend:
+    """Read and check a model (an ONNX file or ModelProto, or an IntGraph built in code, as
+    the op tests do): the compiler's front end."""
+    if isinstance(model, IntGraph):
+        check_io(model)
+        return Frontend(model, graph_digest(model), "<IntGraph>", check_graph(model))
     if isinstance(model, onnx.ModelProto):
         digest, source = hashlib.sha256(model.SerializeToString()).hexdigest(), "<ModelProto>"
     else:

@@ -10,168 +10,46 @@ a plain typed pointer, so `target.build.c` emits
 
 with no DLTensor, no TVM-FFI argument checks and no workspace allocation.
 
-Kernel forms (zero points and per-layer scalars are baked in as immediates; per-channel
-arrays are pointer arguments, `const` in flash). The input zero point is folded into the
-bias (frontend.folded_bias): sum (x - zp) * w = sum x * w - zp * sum w, padding reads x = zp.
+Which module builds a step's kernel: `edgekit.ops.pick` (the target's kernel set overlay
+for the op when it claims the step, else the generic op module in edgekit/ops/; see
+edgekit/ops/README.md). Each module's `make_kernel` fills the signature (activations,
+const arrays in flash, arena scratch, output) and `build` returns the TE compute with its
+schedule, or a TIR PrimFunc (an overlay's loop nest calling a C micro-kernel through
+T.call_extern; the micro-kernel's header is #included by kernels.c). Zero points and
+per-layer scalars are baked in as immediates; per-channel arrays are pointer arguments.
 
-conv1d            acc[o,t] = sum_{c,k} pad(x)[c, t*s + k] * w[o,c,k], pad(x) = x inside the
-                  input and x_zp outside (inlined into the reduction: no padded copy)
-conv_transpose1d  gather form, no zero insertion: with q = (t + pad_begin) / s and
-                  r = (t + pad_begin) % s, acc[o,t] = sum_{c,m} x[c, q - m] * w[c, o, r + s*m]
-                  over r + s*m < K (x[c, j] = x_zp outside 0 <= j < L_in) and bias[o, r].
-                  Only the ceil(K/s) taps of the output's phase are visited, for any pad
-                  (pad % s != 0 included).
-dense             acc[o] = sum_i x[i] * w[o,i], x int8 or int32 (a global sum)
-epilogue          y = clamp(y_zp + (((int64)(acc + bias) * M0 + 2**(n-1)) >> n), -128, 127),
-                  M0/n picked by the sign of acc + bias when a LeakyReLU is fused; computed
-                  under the output loop (reverse_compute_at), so the accumulator is a scalar
-fused add         (steps.py) in the same output loop: v = the clamped int8 value above,
-                  y = clamp(y_zp + (((v - a_zp) * Ma + (skip - b_zp) * Mb + 2**(n-1)) >> n))
-global_sum        y[c] = sum_t x[c,t] - L * x_zp (int32)
-lut               y[i] = table[x[i] + 128]
-mul               y = clamp(y_zp + (((a - a_zp) * (b[c] - b_zp) * M0 + 2**(n-1)) >> n)), int64
-add               y = clamp(y_zp + (((a - a_zp) * Ma + (b - b_zp) * Mb + 2**(n-1)) >> n)), int64
-
-Schedule (conv1d / conv_transpose1d / dense): compute_inline the padding, reverse_compute_at
-the epilogue under the output loop, decompose_reduction (accumulator = a local scalar),
-unroll the kernel-tap loop (K <= 16). After FlattenBuffer our pass `partition_time_loop`
-splits the output-time loop of a conv into left edge / interior / right edge, so the
-simplifier drops the padding test from the interior (TVM's schedule `loop_partition`
-crashes on a loop that holds more than one block, and the TIR LoopPartition pass does not
-split on a two-variable condition).
+The lowering is shared: after FlattenBuffer our pass `partition_time_loop` splits the
+output-time loop `t` of a kernel that declares `time_split` into left edge / interior /
+right edge, so the simplifier drops the padding test from the interior (TVM's schedule
+`loop_partition` crashes on a loop that holds more than one block, and the TIR
+LoopPartition pass does not split on a two-variable condition).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..quant.intgraph import IntGraph, Op
+from .. import ops
+from ..ops.kernel import Kernel, KernelArg, KernelError, is_leaky  # noqa: F401 (re-exported)
+from ..ir.intgraph import IntGraph, Op
 from .errors import CompilerError
-from .frontend import folded_bias
+from .names import c_comment, display_name
 from .steps import Step
 
 # The TVM headers target.build.c always includes; stand-ins are written next to kernels.c.
 TVM_HEADERS = ("tvm/ffi/c_api.h", "tvm/runtime/base.h", "tvm/runtime/c_backend_api.h",
                "tvm/ffi/extra/c_env_api.h")
-MAX_UNROLL = 16
 
 
-@dataclass
-class KernelArg:
-    cname: str          # parameter name in the C signature
-    dtype: str          # int8 | int32
-    shape: tuple
-    source: str         # "tensor" (an activation) or "param" (a constant array, in Kernel.consts)
-    key: str            # tensor name, or the constant's name
-    readonly: bool
-
-
-@dataclass
-class Kernel:
-    step: Step
-    func: str                       # C function name
-    args: list[KernelArg]
-    summary: str                    # one line for comments and reports
-    consts: dict[str, np.ndarray] = field(default_factory=dict)   # param key -> array
-    const_notes: dict[str, str] = field(default_factory=dict)     # param key -> comment
-    time_split: tuple[int, int] | None = None   # interior [a, b) of the output-time loop
-
-    @property
-    def op(self) -> Op:
-        return self.step.main
-
-    def prototype(self) -> str:
-        ps = [f"{'const ' if a.readonly else ''}{a.dtype}_t *{a.cname}" for a in self.args]
-        return f"void {self.func}({', '.join(ps)})"
-
-
-def is_leaky(op: Op) -> bool:
-    p = op.params
-    return not (np.array_equal(p["m_pos"], p["m_neg"]) and np.array_equal(p["n_pos"], p["n_neg"]))
-
-
-def _int32(name: str, arr: np.ndarray) -> np.ndarray:
-    arr = np.asarray(arr, dtype=np.int64)
-    if arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
-        raise CompilerError(f"{name} does not fit int32 (range {arr.min()}..{arr.max()})")
-    return arr.astype(np.int32)
-
-
-def make_kernel(step: Step, graph: IntGraph, func: str) -> Kernel:
-    """Signature (activation inputs, constant arrays, [skip operand of a fused add], y) and
-    the constant arrays of one step."""
-    t = graph.tensors
-    op = step.main
-    x = t[op.inputs[0]]
-    y = t[step.output]
-    out = KernelArg("y", y.dtype, tuple(y.shape), "tensor", y.name, False)
-    k = Kernel(step, func, [], describe(step, graph))
-    act = lambda cname, tensor: KernelArg(cname, tensor.dtype, tuple(tensor.shape), "tensor",  # noqa: E731
-                                          tensor.name, True)
-
-    def const(cname, arr, note=""):
-        arr = np.asarray(arr)
-        k.consts[cname] = arr
-        if note:
-            k.const_notes[cname] = note
-        k.args.append(KernelArg(cname, str(arr.dtype), arr.shape, "param", cname, True))
-
-    if op.kind in ("conv1d", "conv_transpose1d", "dense"):
-        k.args.append(act("x", x))
-        const("w", op.params["w"])
-        zp = int(op.attrs.get("x_zp", 0))
-        note = f"bias - x_zp * sum(w) (x_zp={zp} folded in)" if zp else "bias"
-        if op.kind == "conv_transpose1d":
-            note += ", per output phase (t + pad_begin) % stride"
-        const("bias", _int32(f"{op.name} folded bias", folded_bias(op)), note)
-        if is_leaky(op):
-            const("m_pos", op.params["m_pos"], "requantize multiplier M0, acc + bias >= 0")
-            const("n_pos", op.params["n_pos"], "requantize shift n, acc + bias >= 0")
-            const("m_neg", op.params["m_neg"], "M0 for acc + bias < 0 (LeakyReLU slope folded in)")
-            const("n_neg", op.params["n_neg"], "n for acc + bias < 0")
-        else:
-            const("m", op.params["m_pos"], "requantize multiplier M0")
-            const("n", op.params["n_pos"], "requantize shift n")
-        if step.post is not None:
-            k.args.append(act("skip", t[step.inputs[-1]]))
-        k.time_split = _time_split(op, graph)
-    elif op.kind == "global_sum":
-        k.args.append(act("x", x))
-    elif op.kind == "lut":
-        k.args.append(act("x", x))
-        const("table", op.params["table"], "y = table[x + 128]")
-    elif op.kind in ("mul", "add"):
-        k.args += [act("a", x), act("b", t[op.inputs[1]])]
-    else:
-        raise CompilerError(f"no kernel for op kind {op.kind!r} (layer {op.name})")
-    k.args.append(out)
-    return k
-
-
-def _time_split(op: Op, graph: IntGraph) -> tuple[int, int] | None:
-    """[a, b): the output times whose taps all read inside the input (no padding test)."""
-    if op.kind == "dense":
-        return None
-    lin = int(graph.tensors[op.inputs[0]].shape[1])
-    lo = int(graph.tensors[op.outputs[0]].shape[1])
-    s = int(op.attrs["stride"])
-    if op.kind == "conv1d":
-        k = int(op.params["w"].shape[2])
-        pl = int(op.attrs["pad"][0])
-        a = -(-pl // s)                        # t*s - pl >= 0
-        b = (lin + pl - k) // s + 1            # t*s + k - 1 - pl < lin
-    else:
-        k = int(op.params["w"].shape[2])
-        pb = int(op.attrs["pad"][0])
-        taps = -(-k // s)
-        a = max(0, s * (taps - 1) - pb)        # (t + pb) // s - (taps - 1) >= 0
-        b = s * lin - pb                       # (t + pb) // s < lin
-    a, b = max(0, min(a, lo)), max(0, min(b, lo))
-    if b <= a or (a == 0 and b == lo):
-        return None
-    return a, b
+def make_kernel(step: Step, graph: IntGraph, func: str, kernel_set: str | None = None) -> Kernel:
+    """Signature, constant arrays and scratch of one step, from the module `ops.pick` chose
+    (the kernel set's overlay for the op, else the generic op module)."""
+    try:
+        mod, name, fallback = ops.pick(step, graph, kernel_set)
+        k = Kernel(step, func, [], describe(step, graph), name=name, fallback=fallback,
+                   c_headers=ops.c_headers(mod) if name != ops.GENERIC else (), module=mod)
+        return mod.make_kernel(k, graph)
+    except KernelError as e:
+        raise CompilerError(str(e)) from None
 
 
 def describe(step: Step, graph: IntGraph) -> str:
@@ -179,182 +57,41 @@ def describe(step: Step, graph: IntGraph) -> str:
     if step.post is not None:
         p = step.post
         a = p.attrs
-        text += (f"; fused: then {p.name}: add {step.inputs[-1]} -> {p.outputs[0]}, a_zp={a['a_zp']} "
-                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({step.main.outputs[0]} is never stored)")
+        dn = display_name
+        text += (f"; fused: then {dn(p.name)}: add {dn(step.inputs[-1])} -> {dn(p.outputs[0])}, a_zp={a['a_zp']} "
+                 f"b_zp={a['b_zp']} y_zp={a['y_zp']} ({dn(step.main.outputs[0])} is never stored)")
     return text
 
 
 def describe_op(op: Op, graph: IntGraph) -> str:
     t = graph.tensors
     shp = lambda n: "x".join(map(str, t[n].shape))  # noqa: E731
-    a = op.attrs
     io = f"{' + '.join(shp(i) for i in op.inputs)} -> {shp(op.outputs[0])}"
-    if op.kind == "conv1d":
-        k = op.params["w"].shape[2]
-        extra = f"K={k} stride={a['stride']} pad={tuple(a['pad'])}"
-    elif op.kind == "conv_transpose1d":
-        k = op.params["w"].shape[2]
-        extra = f"K={k} stride={a['stride']} pad={tuple(a['pad'])} output_padding={a.get('output_padding', 0)}"
-    elif op.kind == "dense":
-        extra = f"{t[op.inputs[0]].dtype} input"
-    elif op.kind == "global_sum":
-        extra = f"length {a['length']}, x_zp={a['x_zp']}"
-    elif op.kind in ("mul", "add"):
-        extra = f"a_zp={a['a_zp']} b_zp={a['b_zp']} y_zp={a['y_zp']}"
+    extra = ops.get(op.kind).describe(op, graph)
+    return f"{display_name(op.name)}: {op.kind} {io}" + (f", {extra}" if extra else "")
+
+
+def _prim_func(k: Kernel, graph: IntGraph, module):
+    """The kernel's TIR PrimFunc: a module's `build` returns either a PrimFunc (a TIR loop
+    nest, e.g. with T.call_extern into a C micro-kernel) or (TE tensors in signature order,
+    schedule function or None)."""
+    from tvm import s_tir, te, tirx
+
+    built = module.build(k, graph)
+    if isinstance(built, tirx.PrimFunc):
+        f = built
     else:
-        extra = ""
-    if op.kind in ("conv1d", "conv_transpose1d", "dense"):
-        extra += ", LeakyReLU" if is_leaky(op) else ", linear"
-        extra += f", x_zp={a['x_zp']} y_zp={a['y_zp']}"
-    return f"{op.name}: {op.kind} {io}" + (f", {extra}" if extra else "")
-
-
-# ---------------------------------------------------------------------------------------
-# TE definitions
-# ---------------------------------------------------------------------------------------
-def _te_kernel(k: Kernel, graph: IntGraph):
-    """(TE tensors in signature order, schedule function or None) for one kernel."""
-    from tvm import te, tirx
-
-    step, args = k.step, k.args
-    op, post = step.main, step.post
-    ph = {a.cname: te.placeholder(tuple(int(v) for v in a.shape), a.dtype, a.cname) for a in args[:-1]}
-    i32 = lambda e: e.astype("int32")  # noqa: E731
-    i64 = lambda e: e.astype("int64")  # noqa: E731
-    c64 = lambda v: tirx.const(int(v), "int64")  # noqa: E731
-    a = op.attrs
-    y_shape = tuple(int(s) for s in graph.tensors[op.outputs[0]].shape)
-
-    def clamp(v64):
-        return tirx.max(tirx.min(v64, c64(127)), c64(-128))
-
-    def requant(acc32, bias, o, *idx):
-        """int32 accumulator -> int8 (the layer's output), then the fused add if any."""
-        v = acc32 + bias
-        if is_leaky(op):
-            neg = v < 0
-            m = tirx.Select(neg, ph["m_neg"][o], ph["m_pos"][o])
-            n = tirx.Select(neg, ph["n_neg"][o], ph["n_pos"][o])
-        else:
-            m, n = ph["m"][o], ph["n"][o]
-        n = i64(n)
-        q = clamp(((i64(v) * i64(m) + (c64(1) << (n - c64(1)))) >> n) + c64(a["y_zp"]))
-        if post is None:
-            return q.astype("int8")
-        skip = i64(ph["skip"][(o, *idx)])
-        pa = post.attrs
-        va, vb = (q, skip) if post.inputs[0] == op.outputs[0] else (skip, q)
-        acc = (va - c64(pa["a_zp"])) * c64(pa["ma"]) + (vb - c64(pa["b_zp"])) * c64(pa["mb"])
-        return clamp(((acc + c64(1 << (int(pa["n"]) - 1))) >> c64(pa["n"])) + c64(pa["y_zp"])).astype("int8")
-
-    def reduction_schedule(spatial: int, taps: int):
-        def sched(sch):
-            if "pad" in names:
-                sch.compute_inline(sch.get_sblock("pad"))
-            blk = sch.get_sblock("acc")
-            loops = sch.get_loops(blk)
-            sch.reverse_compute_at(sch.get_sblock("y"), loops[spatial - 1])
-            if taps <= MAX_UNROLL and len(loops) > spatial + 1:
-                sch.unroll(loops[-1])
-            sch.decompose_reduction(blk, sch.get_loops(blk)[spatial])
-        return sched
-
-    names = set()
-    if op.kind == "conv1d":
-        x, w = ph["x"], ph["w"]
-        ci, length = (int(s) for s in x.shape)
-        co, _, kk = (int(s) for s in w.shape)
-        s, (pl, pr), xzp = int(a["stride"]), (int(v) for v in a["pad"]), int(a["x_zp"])
-        lo = y_shape[1]
-        if pl or pr:
-            pad = te.compute((ci, length + pl + pr), lambda c, t: tirx.if_then_else(
-                tirx.all(t >= pl, t < length + pl), x[c, t - pl], tirx.const(xzp, "int8")), name="pad")
-            names.add("pad")
-        else:
-            pad = x
-        rc, rk = te.reduce_axis((0, ci), "c"), te.reduce_axis((0, kk), "k")
-        acc = te.compute((co, lo), lambda o, t: te.sum(i32(pad[rc, t * s + rk]) * i32(w[o, rc, rk]), axis=[rc, rk]),
-                         name="acc")
-        y = te.compute((co, lo), lambda o, t: requant(acc[o, t], ph["bias"][o], o, t), name="y")
-        return [ph[c.cname] for c in args[:-1]] + [y], reduction_schedule(2, kk)
-
-    if op.kind == "conv_transpose1d":
-        x, w = ph["x"], ph["w"]
-        ci, lin = (int(v) for v in x.shape)
-        _, co, kk = (int(v) for v in w.shape)
-        s, pb, xzp = int(a["stride"]), int(a["pad"][0]), int(a["x_zp"])
-        lo = y_shape[1]
-        taps = -(-kk // s)
-        rc, rm = te.reduce_axis((0, ci), "c"), te.reduce_axis((0, taps), "m")
-
-        def body(o, t):
-            q = tirx.floordiv(t + pb, s)
-            r = tirx.floormod(t + pb, s)
-            j, k_ = q - rm, r + s * rm
-            xv = tirx.if_then_else(tirx.all(j >= 0, j < lin), x[rc, j], tirx.const(xzp, "int8"))
-            prod = i32(xv) * i32(w[rc, o, k_])
-            if kk % s:
-                prod = tirx.if_then_else(k_ < kk, prod, 0)
-            return te.sum(prod, axis=[rc, rm])
-        acc = te.compute((co, lo), body, name="acc")
-        y = te.compute((co, lo), lambda o, t: requant(acc[o, t], ph["bias"][o, tirx.floormod(t + pb, s)], o, t),
-                       name="y")
-        return [ph[c.cname] for c in args[:-1]] + [y], reduction_schedule(2, taps)
-
-    if op.kind == "dense":
-        w = ph["w"]
-        co, ci = (int(v) for v in w.shape)
-        ph["x"] = x = te.placeholder((ci,), args[0].dtype, "x")
-        if post is not None:
-            ph["skip"] = te.placeholder((co,), "int8", "skip")
-        ri = te.reduce_axis((0, ci), "i")
-        acc = te.compute((co,), lambda o: te.sum(i32(x[ri]) * i32(w[o, ri]), axis=[ri]), name="acc")
-        y = te.compute((co,), lambda o: requant(acc[o], ph["bias"][o], o), name="y")
-        return [ph[c.cname] for c in args[:-1]] + [y], reduction_schedule(1, MAX_UNROLL + 1)
-
-    if op.kind == "global_sum":
-        x = ph["x"]
-        c_, length = (int(v) for v in x.shape)
-        rt = te.reduce_axis((0, length), "t")
-        acc = te.compute((c_,), lambda c: te.sum(i32(x[c, rt]), axis=[rt]), name="acc")
-        y = te.compute((c_,), lambda c: acc[c] - length * int(a["x_zp"]), name="y")
-        return [x, y], reduction_schedule(1, length)
-
-    if op.kind == "lut":
-        n = int(np.prod(graph.tensors[op.inputs[0]].shape))
-        x = te.placeholder((n,), "int8", "x")
-        table = ph["table"]
-        y = te.compute((n,), lambda i: table[i32(x[i]) + 128], name="y")
-        return [x, table, y], None
-
-    if op.kind in ("mul", "add"):
-        azp, bzp, yzp, n = int(a["a_zp"]), int(a["b_zp"]), int(a["y_zp"]), int(a["n"])
-        rnd, sh = c64(1 << (n - 1)), c64(n)
-        a_shape = tuple(int(v) for v in args[0].shape)
-        b_shape = tuple(int(v) for v in args[1].shape)
-        if a_shape == b_shape:  # element-wise: flat
-            size = int(np.prod(a_shape))
-            xa, xb = te.placeholder((size,), "int8", "a"), te.placeholder((size,), "int8", "b")
-            shape, av, bv = (size,), (lambda i: xa[i]), (lambda i: xb[i])
-        else:  # (C, L) * (C, 1): per-channel broadcast over time
-            xa, xb = te.placeholder(a_shape, "int8", "a"), te.placeholder(b_shape, "int8", "b")
-            shape, av, bv = a_shape, (lambda c, t: xa[c, t]), (lambda c, t: xb[c, 0])
-        if op.kind == "mul":
-            m = c64(a["m"])
-
-            def f(*i):
-                prod = (i32(av(*i)) - azp) * (i32(bv(*i)) - bzp)
-                return clamp(((i64(prod) * m + rnd) >> sh) + c64(yzp)).astype("int8")
-        else:
-            ma, mb = c64(a["ma"]), c64(a["mb"])
-
-            def f(*i):
-                v = i64(i32(av(*i)) - azp) * ma + i64(i32(bv(*i)) - bzp) * mb
-                return clamp(((v + rnd) >> sh) + c64(yzp)).astype("int8")
-        y = te.compute(shape, f, name="y")
-        return [xa, xb, y], None
-
-    raise CompilerError(f"no kernel for op kind {op.kind!r} (layer {op.name})")
+        tensors, sched = built
+        f = te.create_prim_func(tensors)
+        if sched is not None:
+            sch = s_tir.Schedule(f)
+            sched(sch)
+            f = sch.mod["main"]
+    names = [p.name for p in f.params]
+    if names != [a.cname for a in k.args]:
+        raise CompilerError(f"{k.name} kernel of {k.op.name}: parameters ({', '.join(names)}) differ from "
+                            f"its signature ({', '.join(a.cname for a in k.args)})")
+    return f.with_attr("global_symbol", k.func)
 
 
 # ---------------------------------------------------------------------------------------
@@ -465,32 +202,52 @@ def _lower(mod, splits: dict[str, tuple[int, int]] | None = None):
         return tvm.ir.transform.Sequential(passes)(mod)
 
 
-def build_kernels(graph: IntGraph, steps: list[Step], func_names: dict[int, str]) -> tuple[str, list[Kernel]]:
+def select_kernels(graph: IntGraph, steps: list[Step], func_names: dict[int, str],
+                   kernel_set: str | None = None) -> list[Kernel]:
+    """One Kernel per step (signature, constants, scratch), no TVM yet: the memory planner
+    needs the scratch before the C is generated."""
+    return [make_kernel(step, graph, func_names[step.index], kernel_set) for step in steps]
+
+
+def build_kernels(graph: IntGraph, steps: list[Step], func_names: dict[int, str], target=None,
+                  kernel_set: str | None = None, kernels: list[Kernel] | None = None) -> tuple[str, list[Kernel]]:
     """C source of all steps' kernels (one file) and their descriptions.
 
-    func_names: step index -> C function name (already valid, unique identifiers)."""
+    func_names: step index -> C function name (already valid, unique identifiers).
+    target: an edgekit Target (its `kernels` names the kernel set) or None (generic);
+    kernel_set overrides it ("generic" forces the generic kernels). kernels: the result of
+    select_kernels, if already made."""
     import tvm
-    from tvm import s_tir, te, tirx
+    from tvm import tirx
     from tvm.target import Target
 
-    kernels, funcs = [], {}
-    for step in steps:
-        k = make_kernel(step, graph, func_names[step.index])
-        tensors, sched = _te_kernel(k, graph)
-        f = te.create_prim_func(tensors)
-        if sched is not None:
-            sch = s_tir.Schedule(f)
-            sched(sch)
-            f = sch.mod["main"]
-        funcs[k.func] = f.with_attr("global_symbol", k.func)
-        kernels.append(k)
-    target = Target({"kind": "c"})
+    if kernel_set is None:
+        kernel_set = getattr(target, "kernels", None)
+    if kernels is None:
+        kernels = select_kernels(graph, steps, func_names, kernel_set)
+    funcs = {}
+    for k in kernels:
+        funcs[k.func] = _prim_func(k, graph, k.module)
+    tvm_target = Target({"kind": "c"})
     mod = tvm.IRModule(funcs)
-    mod = tirx.transform.BindTarget(target.with_host(target))(mod)
+    mod = tirx.transform.BindTarget(tvm_target.with_host(tvm_target))(mod)
     mod = _lower(mod, {k.func: k.time_split for k in kernels if k.time_split})
-    src = tvm.get_global_func("target.build.c")(mod, target).inspect_source()
+    src = tvm.get_global_func("target.build.c")(mod, tvm_target).inspect_source()
     _check_no_workspace(src)
     return _postprocess(src, kernels), kernels
+
+
+def header_includes(kernels: list[Kernel]) -> list[tuple[str, "object"]]:
+    """(include path relative to the output folder, source Path) of every overlay C header,
+    in first-use order: copied to <out>/ops/<set>/<file>, #included by kernels.c."""
+    seen: dict[str, object] = {}
+    for k in kernels:
+        for h in k.c_headers:
+            rel = f"ops/{k.name.split('/')[0]}/{h.name}"
+            if rel in seen and seen[rel] != h:
+                raise CompilerError(f"two overlay headers would be written to {rel}: {seen[rel]} and {h}")
+            seen[rel] = h
+    return list(seen.items())
 
 
 _LOCAL_ARRAY = re.compile(r"^\s+(?:int|uint)\w*_t (\w+)\[(\d+)\];", re.M)
@@ -517,7 +274,8 @@ def _postprocess(src: str, kernels: list[Kernel]) -> str:
     first = src.find("#ifdef __cplusplus")
     prelude = src[:first] if first >= 0 else src
     prelude = "\n".join(line for line in prelude.splitlines() if not line.startswith("// tvm target"))
-    prelude = prelude.replace("#include <stdbool.h>", "#include <stdbool.h>\n#include \"kernels.h\"", 1)
+    includes = "".join(f'\n#include "{rel}"' for rel, _ in header_includes(kernels))
+    prelude = prelude.replace("#include <stdbool.h>", "#include <stdbool.h>\n#include \"kernels.h\"" + includes, 1)
     parts = ["/* kernels.c: generated by edgekit.compiler with Apache TVM (TE -> TIR -> C): one function\n"
              " * per step, plain pointer arguments, no heap, no workspace. Do not edit. */\n",
              prelude.rstrip() + "\n"]
@@ -526,14 +284,11 @@ def _postprocess(src: str, kernels: list[Kernel]) -> str:
             raise CompilerError(f"kernel {k.func} not found in the generated C")
         head, rest = defs[k.func].split("{\n", 1)
         for c in (a.cname for a in k.args if a.readonly):
-            head = re.sub(rf"(?<!const )\b(int8_t|int32_t)\* {c}\b", rf"const \1* {c}", head)
+            head = re.sub(rf"(?<!const )\b(u?int(?:8|16|32)_t)\* {c}\b", rf"const \1* {c}", head)
         head = head.replace("TVM_DLL void", "void", 1)
-        summary = _c_comment(k.summary).replace("; fused: ", "\n * fused: ")
+        summary = c_comment(k.summary).replace("; fused: ", "\n * fused: ")
         if k.time_split:
             summary += f"\n * output times [0, {k.time_split[0]}) and [{k.time_split[1]}, end) touch the padding"
         parts.append(f"\n/* {summary} */\n{head}{{\n{rest}")
     return "".join(parts)
 
-
-def _c_comment(s: str) -> str:
-    return s.replace("*/", "* /").replace("\\", "/")

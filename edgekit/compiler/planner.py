@@ -13,6 +13,10 @@ its output in the same loop iteration and never reads element i again (the kerne
 generated without `restrict`). The two tensors then share one buffer whose lifetime is the
 union of theirs.
 
+Scratch: a kernel may ask for arena bytes of its own (e.g. its input widened to int16 with
+the padding), live during its step only; it is a buffer like the tensors (named
+`scratch:<function>.<arg>`), placed, counted in the arena and in the lower bound.
+
 Lower bound: the largest total size of the buffers live at any one step. No placement of
 these buffers can use less, so arena / lower bound measures the planner's packing loss.
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..quant.intgraph import IntGraph
+from ..ir.intgraph import IntGraph
 from .steps import Step, make_steps
 
 ALIGN = 4
@@ -69,6 +73,10 @@ class MemoryPlan:
     def buffer(self, tensor: str) -> Buffer:
         return next(b for b in self.buffers if tensor in b.tensors)
 
+    @property
+    def scratch_bytes(self) -> int:
+        return sum(b.size for b in self.buffers if is_scratch(b.name))
+
     def in_arena(self, tensor: str) -> bool:
         return any(tensor in b.tensors for b in self.buffers)
 
@@ -85,6 +93,17 @@ class MemoryPlan:
                 if a.overlaps_in_time(b) and a.offset < b.offset + b.size and b.offset < a.offset + a.size:
                     raise AssertionError(f"buffers {a.name} [{a.offset}, +{a.size}) and {b.name} "
                                          f"[{b.offset}, +{b.size}) are live together and overlap")
+
+
+SCRATCH_PREFIX = "scratch:"
+
+
+def scratch_name(func: str, arg: str) -> str:
+    return f"{SCRATCH_PREFIX}{func}.{arg}"
+
+
+def is_scratch(name: str) -> bool:
+    return name.startswith(SCRATCH_PREFIX)
 
 
 def lifetimes(steps: list[Step]) -> dict[str, tuple[int, int]]:
@@ -150,9 +169,11 @@ ORDERS = {
 }
 
 
-def plan_memory(graph: IntGraph, steps: list[Step] | None = None, inplace: bool = True) -> MemoryPlan:
+def plan_memory(graph: IntGraph, steps: list[Step] | None = None, inplace: bool = True,
+                scratch: dict[int, list[tuple[str, int]]] | None = None) -> MemoryPlan:
+    """scratch: step index -> [(buffer name, bytes)] the step's kernel needs (scratch_name)."""
     steps = make_steps(graph) if steps is None else steps
-    external = set(graph.inputs) | set(graph.outputs)
+    external = {graph.base(t) for t in (*graph.inputs, *graph.outputs)}  # caller buffers
     live = lifetimes(steps)
     pairs = _inplace_pairs(steps, live, external) if inplace else {}
     root = {}
@@ -173,9 +194,12 @@ def plan_memory(graph: IntGraph, steps: list[Step] | None = None, inplace: bool 
             b = bufs_by_root[r]
             b.tensors.append(t)
             b.size, b.start, b.end = max(b.size, size), min(b.start, s), max(b.end, e)
-    bufs = list(bufs_by_root.values())
+    scratch_bufs = [Buffer(name, [name], int(n), i, i) for i, items in sorted((scratch or {}).items())
+                    for name, n in items if n > 0]
+    bufs = list(bufs_by_root.values()) + scratch_bufs
     lb, lb_step = _lower_bound(bufs, len(steps))
     plain = [Buffer(t, [t], graph.tensors[t].nbytes, s, e) for t, (s, e) in live.items() if t not in external]
+    plain += scratch_bufs
     lb_plain, _ = _lower_bound(plain, len(steps))
     best = None
     for name, key in ORDERS.items():

@@ -126,10 +126,11 @@ def parse_size_a(text: str) -> dict[str, int]:
     return sections
 
 
-def build_object(t: Target, src_dir: Path, opt: str = "-O2") -> ObjectInfo:
-    """Compile model.c + kernels.c in src_dir to src_dir/obj/edgekit_model.o and measure it."""
+def build_object(t: Target, src_dir: Path, opt: str = "-O2", obj_dir: Path | None = None) -> ObjectInfo:
+    """Compile model.c + kernels.c in src_dir to obj_dir/edgekit_model.o (default src_dir/obj) and
+    measure it."""
     gcc = check_toolchain(t)
-    obj_dir = src_dir / "obj"
+    obj_dir = Path(obj_dir) if obj_dir is not None else src_dir / "obj"
     obj_dir.mkdir(parents=True, exist_ok=True)
     flags = compile_flags(t, opt)
     objs = []

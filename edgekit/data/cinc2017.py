@@ -8,7 +8,7 @@ check, not a headline number.
 
 cinc_clean_pool offers the 'O' (other rhythm) records, which that AF check never reads, as
 extra patients for denoising experiments (scripts/sweep.py --extra-cinc); measured: they do
-not help on mitdb (README, Results).
+not help on mitdb (docs/experiments.md).
 """
 from __future__ import annotations
 

@@ -13,11 +13,10 @@ import functools
 from pathlib import Path
 
 import numpy as np
-import wfdb
-
 from .errors import DataError
 from .paths import require_file, resolve_data_dir
 from .records import FS
+from .wfdb_read import read_header, read_signals
 
 NOISE_KINDS = ("bw", "ma", "em", "mixed")
 BASE_KINDS = ("bw", "ma", "em")
@@ -45,12 +44,12 @@ def _load_noise(data_dir: str, kind: str) -> np.ndarray:
     base = Path(data_dir) / "nstdb" / name
     what = f"nstdb noise record {name} ({'derived em' if kind == 'em' else kind})"
     require_file(base.with_suffix(".hea"), what)
-    header = wfdb.rdheader(str(base))
+    header = read_header(base, what)
     if header.fs != FS or header.n_sig != 2:
         raise DataError(f"{what}: expected 2 channels at {FS} Hz, got {header.n_sig} at {header.fs} Hz")
     for f in sorted(set(header.file_name)):
         require_file(base.parent / f, what)
-    rec = wfdb.rdrecord(str(base), physical=False)
+    rec = read_signals(base, what, header)
     x = rec.d_signal.T.astype(np.float64)
     gain = np.array([g if g else 200.0 for g in rec.adc_gain])  # header gain 0 = wfdb default 200
     x *= (ADU_PER_MV / gain)[:, None]

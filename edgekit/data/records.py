@@ -11,7 +11,7 @@ annotation samples are rescaled to 360 Hz. A record whose annotations carry no r
 FS = 360 Hz is the mitdb (and nstdb) sampling rate. WINDOW = 1024 samples = 2.84 s at 360 Hz,
 two to four beats. The denoising literature's default is 512 (1.42 s, one or two beats); with the
 same training steps 1024 raised the 0 dB mixed-noise score on the validation records from 7.77 to
-8.60 dB (README, Results): with several beats in view the model tells the repeating beat from the
+8.60 dB (docs/experiments.md, "Window length"): with several beats in view the model tells the repeating beat from the
 noise. It costs RAM (the arena doubles). Being a power of two, the device computes the per-window
 mean as a right shift instead of a division. SEGMENT = 4096 samples = 11.4 s (>= 10 s) is the
 AF scoring unit: WINDOWS_PER_SEGMENT = SEGMENT // WINDOW consecutive windows.
@@ -24,11 +24,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import wfdb
 from scipy.signal import resample_poly
 
 from .errors import DataError
 from .paths import require_file, resolve_data_dir
+from .wfdb_read import read_annotations, read_header, read_signals
 
 FS = 360
 WINDOW = 1024
@@ -114,13 +114,13 @@ def load_record(data_dir, name) -> Record:
     return _load_other(data_dir, name)
 
 
-def _annotations(base: Path, rhythm: bool, fs_ratio: Fraction | None = None) -> dict:
+def _annotations(base: Path, rhythm: bool, fs_ratio: Fraction | None = None, what: str = "") -> dict:
     """Beat and rhythm annotations of `base`.atr (none if the file is absent), samples rescaled by
     fs_ratio; rhythm: whether the database's rhythm notes are complete (RHYTHM_ANNOTATED)."""
     if not base.with_suffix(".atr").is_file():
         return dict(beat_samples=np.zeros(0, np.int64), beat_symbols=[], rhythm_samples=np.zeros(0, np.int64),
                     rhythm_labels=[], has_rhythm=False)
-    ann = wfdb.rdann(str(base), "atr")
+    ann = read_annotations(base, "atr", f"{what or base.name} (annotations)")
     symbols = list(ann.symbol)
     aux = [(a or "").strip("\x00 ") for a in (ann.aux_note or [""] * len(symbols))]
     samples = np.asarray(ann.sample, dtype=np.int64)
@@ -139,19 +139,19 @@ def _load_other(data_dir: str, name: str) -> Record:
     base = Path(data_dir) / database / rec_name
     what = f"{database} record {rec_name}"
     require_file(base.with_suffix(".hea"), what)
-    header = wfdb.rdheader(str(base))
+    header = read_header(base, what)
     if header.n_sig != 2:
         raise DataError(f"{what} has {header.n_sig} lead(s), edgekit needs 2")
     for f in sorted(set(header.file_name)):
         require_file(base.parent / f, what)
-    rec = wfdb.rdrecord(str(base), physical=False)
+    rec = read_signals(base, what, header)
     gain = np.array([float(g) if g else MITDB_GAIN for g in rec.adc_gain])  # header gain 0 = wfdb default 200
     baseline = np.array([float(b) for b in rec.baseline])
     adc = to_mitdb_units(rec.d_signal.T, gain, baseline, float(rec.fs))
     adc.flags.writeable = False  # shared through the cache
     ratio = Fraction(FS) / Fraction(rec.fs).limit_denominator(1000)
     return Record(name=name, adc=adc, fs=FS, lead_names=list(rec.sig_name), gain=[MITDB_GAIN] * 2,
-                  baseline=[0, 0], **_annotations(base, database in RHYTHM_ANNOTATED, ratio))
+                  baseline=[0, 0], **_annotations(base, database in RHYTHM_ANNOTATED, ratio, what))
 
 
 def to_mitdb_units(d_signal, gain, baseline, fs: float) -> np.ndarray:
@@ -170,7 +170,7 @@ def _load_record(data_dir: str, name: str) -> Record:
     base = Path(data_dir) / "mitdb" / name
     what = f"mitdb record {name}"
     require_file(base.with_suffix(".hea"), what)
-    header = wfdb.rdheader(str(base))
+    header = read_header(base, what)
     if header.fs != FS:
         raise DataError(f"{what} is sampled at {header.fs} Hz, edgekit needs {FS} Hz: "
                         f"resample it to {FS} Hz first")
@@ -180,10 +180,10 @@ def _load_record(data_dir: str, name: str) -> Record:
         require_file(base.parent / f, what)
     require_file(base.with_suffix(".atr"), what + " (annotations)")
 
-    rec = wfdb.rdrecord(str(base), physical=False)
+    rec = read_signals(base, what, header)
     adc = np.ascontiguousarray(rec.d_signal.T).astype(np.int16)
     adc.flags.writeable = False  # shared through the cache
-    ann = _annotations(base, rhythm=True)
+    ann = _annotations(base, rhythm=True, what=what)
     return Record(
         name=name, adc=adc, fs=int(rec.fs), lead_names=list(rec.sig_name),
         gain=[float(g) if g else MITDB_GAIN for g in rec.adc_gain],  # header gain 0 = wfdb default 200

@@ -7,23 +7,27 @@ Per lead of a window of W = 2**k ADC samples x[0..W-1]:
     q     = clip((v + (1 << s >> 1)) >> s, -128, 127)   (int8 model input; the model reads q / 128)
 ADC counts come back as y * 2**shift + mean (to_adc).
 
-C equivalent (">>" on negative int32 is an arithmetic shift on every compiler edgekit targets):
-
-    int32_t sum = 0, vmax = INT32_MIN, vmin = INT32_MAX, i, s = 0;
-    for (i = 0; i < W; i++) sum += x[i];
-    int32_t mean = sum >> LOG2_W;                              /* floor division */
-    for (i = 0; i < W; i++) { int32_t v = x[i] - mean; if (v > vmax) vmax = v; if (v < vmin) vmin = v; }
-    while (s < 15 && (((vmax + ((1 << s) >> 1)) >> s) > 127 || ((vmin + ((1 << s) >> 1)) >> s) < -128)) s++;
-    for (i = 0; i < W; i++) {
-        int32_t r = (x[i] - mean + ((1 << s) >> 1)) >> s;     /* round half up */
-        q[i] = (int8_t)(r > 127 ? 127 : (r < -128 ? -128 : r));
-    }
+C equivalent: C_RECIPE below (model.h of an edgekit model carries it as a comment).
 """
 from __future__ import annotations
 
 import numpy as np
 
 MAX_SHIFT = 15
+
+# The device side of normalize(), for one lead of W = 1 << LOG2_W int32 ADC samples x[] -> int8 q[]
+# (">>" on negative int32 is an arithmetic shift on every compiler edgekit targets).
+C_RECIPE = """\
+int32_t sum = 0, vmax = INT32_MIN, vmin = INT32_MAX, i, s = 0;
+for (i = 0; i < W; i++) sum += x[i];
+int32_t mean = sum >> LOG2_W;                              /* floor division */
+for (i = 0; i < W; i++) { int32_t v = x[i] - mean; if (v > vmax) vmax = v; if (v < vmin) vmin = v; }
+while (s < 15 && (((vmax + ((1 << s) >> 1)) >> s) > 127 || ((vmin + ((1 << s) >> 1)) >> s) < -128)) s++;
+for (i = 0; i < W; i++) {
+    int32_t r = (x[i] - mean + ((1 << s) >> 1)) >> s;     /* round half up */
+    q[i] = (int8_t)(r > 127 ? 127 : (r < -128 ? -128 : r));
+}
+"""
 
 
 def _log2_width(width: int) -> int:

@@ -20,9 +20,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .targets import Board, Target, load_board
+from .targets import TEMPLATES_DIR, Board, Target, load_board
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "firmware_templates"
+TEMPLATES = TEMPLATES_DIR
 STUB_MODEL_DIR = TEMPLATES / "stub_model"
 CALIB_MODEL_DIR = TEMPLATES / "calib_model"  # counter calibration (see its model.h)
 COMMON_CFLAGS = ("-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections")
@@ -32,11 +32,11 @@ _COUNTER_FILE = {"arm": "counter_cortex_m.c", "riscv": "counter_riscv.c", "host"
 
 
 class BuildError(RuntimeError):
-    pass
+    exit_code = 3  # a build failure for edgekit.cli.main_guard (ToolchainMissingError: 2)
 
 
 class ToolchainMissingError(BuildError):
-    pass
+    exit_code = 2  # setup: install the toolchain
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def board_header(board: Board) -> str:
                   f"#define EDGEKIT_UART_CLOCK_HZ {u.get('clock_hz', board.clock_hz)}u"]
     if u.get("lpuart"):
         lines.append("#define EDGEKIT_UART_LPUART 1")
+    if board.caches:
+        lines.append("#define EDGEKIT_ENABLE_CACHES 1")
     if board.init_ops:
         ops = ", ".join("{" + ", ".join(f"0x{v:08X}u" for v in op) + "}" for op in board.init_ops)
         lines.append(f"#define EDGEKIT_INIT_OPS {ops}")

@@ -17,11 +17,11 @@ from .proc import kill_group, spawn
 
 
 class BoardError(RuntimeError):
-    pass
+    exit_code = 4  # flashing failed: the board did not take the firmware (edgekit.cli exit codes)
 
 
 class FlashToolMissingError(BoardError):
-    pass
+    exit_code = 2  # setup: install the tool
 
 
 def flash_commands(board: Board, elf) -> list[list[str]]:

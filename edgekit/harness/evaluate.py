@@ -86,8 +86,10 @@ class EvalResult:
     def layers(self) -> list[dict]:
         """Per layer: name, MACs, median count, share of the total, count per MAC."""
         h = self.hello
-        lc = np.array([w.layer_counts for w in self.windows], dtype=np.int64).reshape(self.n, -1)
-        med = np.median(lc, axis=0) if self.n else np.zeros(h.num_layers)
+        if self.n:
+            med = np.median(np.array([w.layer_counts for w in self.windows], dtype=np.int64), axis=0)
+        else:
+            med = np.zeros(h.num_layers)
         total = med.sum() or 1.0
         return [{"index": i, "name": h.layer_names[i] if i < len(h.layer_names) else str(i),
                  "macs": h.layer_macs[i] if i < len(h.layer_macs) else 0,
@@ -117,27 +119,36 @@ def compare(index: int, got, ref) -> WindowResult:
 
 
 def evaluate(device, windows: Iterable[np.ndarray], reference: Callable | Sequence, limit: int | None = None,
-             progress: bool = True, desc: str | None = None, keep_outputs: bool = False) -> EvalResult:
+             progress: bool = True, desc: str | None = None, keep_outputs: bool = False, start: int = 0,
+             on_result: Callable | None = None) -> EvalResult:
     """Run each window on the device and compare it with the reference bit for bit.
 
     ``reference`` is a callable ``window -> (denoised, logits)`` or a sequence whose item i is
     window i's expected ``(denoised, logits)`` (e.g. the integer reference run on the whole batch
     beforehand). ``keep_outputs`` keeps the device's outputs in ``result.outputs``.
+    ``start``: the first window's index (``windows`` then begins at that window, and a sequence
+    ``reference`` is still indexed by window index); ``limit`` counts windows from index 0.
+    ``on_result(window_result, (denoised, logits))`` is called as each window's reply arrives
+    (the run log appends it there), so nothing streamed is lost if the link dies later.
     Wall time covers the link round trips only (the reference runs outside the timer)."""
     hello = device.info or device.hello()
     errors0, retried0 = len(device.errors), device.retried
     results, outputs, wall = [], [], 0.0
     expected = reference if not callable(reference) else None
     if limit is None and hasattr(windows, "__len__"):
-        limit = len(windows)
-    it = islice(windows, limit) if limit is not None else windows
-    for i, w in enumerate(tqdm(it, total=limit, disable=not progress, unit="win",
-                               desc=desc or hello.board, mininterval=0.5)):
+        limit = start + len(windows)
+    todo = None if limit is None else max(0, limit - start)
+    it = islice(windows, todo) if todo is not None else windows
+    for i, w in enumerate(tqdm(it, total=todo, disable=not progress, unit="win",
+                               desc=desc or hello.board, mininterval=0.5), start):
         t = time.perf_counter()
         got = device.infer(w)
         wall += time.perf_counter() - t
-        results.append(compare(i, got, expected[i] if expected is not None else reference(w)))
+        res = compare(i, got, expected[i] if expected is not None else reference(w))
+        results.append(res)
         if keep_outputs:
             outputs.append((got.denoised, got.logits))
+        if on_result is not None:
+            on_result(res, (got.denoised, got.logits))
     return EvalResult(hello, results, wall, device.retried - retried0, len(device.errors) - errors0,
                       outputs=outputs)

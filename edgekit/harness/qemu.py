@@ -26,7 +26,7 @@ from .proc import kill_group, spawn
 
 
 class QemuError(RuntimeError):
-    pass
+    exit_code = 2  # QEMU missing or refusing to start: a setup error (edgekit.cli exit codes)
 
 
 class QemuMissingError(QemuError):
@@ -94,6 +94,15 @@ class QemuRunner:
                 raise QemuError(f"QEMU exited with {self.proc.returncode}: {text.strip()}")
             time.sleep(0.005)
         raise QemuError(f"QEMU did not report its serial port within {self.start_timeout} s")
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def messages(self, lines: int = 6) -> str:
+        """QEMU's own messages (its lines that name it), else the first lines it printed."""
+        out = [line.strip() for line in self.output().splitlines() if line.strip()]
+        own = [line for line in out if line.startswith("qemu") and "waiting for connection" not in line]
+        return " | ".join((own or out)[:lines])
 
     def output(self) -> str:
         """Everything QEMU printed so far."""

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .evaluate import EvalResult  # noqa: E402
+from .timing import format_time  # noqa: E402
 
 
 def _fmt(v, nd=1) -> str:
@@ -18,25 +19,18 @@ def _fmt(v, nd=1) -> str:
     return f"{v:,.{nd}f}" if isinstance(v, float) else f"{v:,}"
 
 
-def plot_latency(result: EvalResult, path: Path) -> None:
-    unit = result.hello.counter_kind
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(result.counts, bins=min(50, max(5, result.n // 4)), color="tab:blue")
-    ax.set_xlabel(f"{unit} per window")
-    ax.set_ylabel("windows")
-    ax.set_title(f"Latency, {result.hello.board} ({result.n} windows)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def plot_layers(result: EvalResult, path: Path) -> None:
-    layers = result.layers()
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(layers) + 1.5))
-    ax.barh([l["name"] for l in layers], [l["count_p50"] for l in layers], color="tab:orange")
+    """Counts per layer (instructions under QEMU: exact, the same every window), largest first,
+    each bar labelled with its share of the model. (Under -icount a latency histogram would be one
+    bar: the per-layer split is what tells where the time goes.)"""
+    layers = sorted(result.layers(), key=lambda l: -l["count_p50"])
+    fig, ax = plt.subplots(figsize=(7.5, 0.3 * len(layers) + 1.5))
+    bars = ax.barh([l["name"] for l in layers], [l["count_p50"] for l in layers], color="tab:orange")
+    ax.bar_label(bars, labels=[f"{100 * l['share']:.1f}%" for l in layers], padding=3, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"median {result.hello.counter_kind}")
-    ax.set_title(f"Per-layer cost, {result.hello.board}")
+    ax.margins(x=0.12)
+    ax.set_xlabel(f"{result.hello.counter_kind} per window (median)")
+    ax.set_title(f"{result.hello.counter_kind.capitalize()} per layer, {result.hello.board}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -68,18 +62,16 @@ def markdown(result: EvalResult, title: str) -> str:
         lines += ["", "## First mismatching windows", "", "| window | denoised samples off | max abs diff | logits equal |",
                   "|---:|---:|---:|---|"]
         lines += [f"| {w.index} | {w.denoised_mismatches} | {w.denoised_max_abs_diff} | {w.logits_equal} |" for w in bad]
-    lines += ["", "![latency](latency_hist.png)", "", "![layers](layers.png)", ""]
+    lines += ["", "![layers](layers.png)", ""]
     return "\n".join(lines)
 
 
 def write_report(result: EvalResult, out_dir, title: str | None = None) -> dict[str, Path]:
-    """Write report.json, report.md, latency_hist.png, layers.png into out_dir."""
+    """Write report.json, report.md, layers.png into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "report.json", "markdown": out / "report.md",
-             "latency_png": out / "latency_hist.png", "layers_png": out / "layers.png"}
+    paths = {"json": out / "report.json", "markdown": out / "report.md", "layers_png": out / "layers.png"}
     paths["json"].write_text(json.dumps(result.to_dict(), indent=1))
-    plot_latency(result, paths["latency_png"])
     plot_layers(result, paths["layers_png"])
     paths["markdown"].write_text(markdown(result, title or f"edgekit on {result.hello.board}"))
     return paths
@@ -105,11 +97,14 @@ def run_lines(run: dict) -> dict[str, list]:
         ("target", run["target"]),
         ("board", f"{run['board']} ({where})"),
         ("model", f"{run['model_name']} {run['model_hash']} ({run['model']})"),
-        ("windows", str(run["windows"])),
+        ("windows", str(run["windows"]) + ("" if run.get("complete", True) else
+                                           f" of {run['windows_planned']}  <-- INCOMPLETE (resume with --resume)")),
         ("bit-exact", f"{run['bit_exact']}/{run['windows']} vs the {run.get('reference', 'reference').split(' (')[0]}"
                       + ("" if run["all_bit_exact"] else "  <-- MISMATCH")),
         (f"latency ({unit})", f"p50 {_fmt(lat['p50'], 0)}   p99 {_fmt(lat['p99'], 0)}   max {_fmt(lat['max'], 0)}"),
-        (f"latency (µs @ {mhz:g} MHz)", f"p50 {_us(lat['p50_us'])}   p99 {_us(lat['p99_us'])}   max {_us(lat['max_us'])}"),
+        *([format_time(run["timing"])] if format_time(run.get("timing") or {}) else
+          [(f"latency (µs @ {mhz:g} MHz)", f"p50 {_us(lat['p50_us'])}   p99 {_us(lat['p99_us'])}   "
+                                           f"max {_us(lat['max_us'])}")]),
         ("per MAC", f"{_fmt(lat['per_mac'], 2)} {unit} ({lat['total_macs']:,} MACs)"),
     ]
     if flash is not None:
@@ -119,9 +114,14 @@ def run_lines(run: dict) -> dict[str, list]:
         summary.append(("flash / RAM", f"{flash:,} / {run['ram_bytes']:,} B (firmware){model}"))
     if run.get("fits_target") is False:
         summary.append(("fits target", "NO: " + run["compile"]["fit_message"]))
-    link = run["link"]
+    link = run["session"]
     summary.append(("link", f"{link['windows_per_s']:.1f} windows/s, {link['retried']} retries, "
-                            f"{link['device_errors']} device errors; run {run['seconds']['total']:.1f} s"))
+                            f"{link['device_errors']} device errors; run {link['seconds']['total']:.1f} s"
+                            f" in {len(link['sessions'])} session(s)"))
+    if (run.get("session") or {}).get("command"):
+        summary.append(("command", run["session"]["command"]))
+    if run.get("versions"):
+        summary.append(("versions", ", ".join(f"{k} {v}" for k, v in run["versions"].items())))
     layers = sorted(run["layers"], key=lambda l: -l["count"])
     denoise = [(k, v) for k, v in run.get("denoise", {}).items()]
     return {"summary": summary, "layers": layers, "denoise": denoise}
@@ -135,10 +135,10 @@ def format_run(run: dict, top: int = 5) -> str:
     rows = [f"edgekit run: {run['target']} on {run['board']}", "=" * 72]
     rows += [f"{k:<{w}}{v}" for k, v in sec["summary"]]
     rows += ["", f"top {top} layers (median per window)",
-             f"  {'layer':<20}{'op':<18}{'MACs':>10}{unit:>14}{'share':>8}{'per MAC':>9}"]
+             f"  {'layer':<20}{'op':<18}{'MACs':>10}{unit:>14}{'share':>8}{'per MAC':>9}  kernel"]
     for l in sec["layers"][:top]:
         rows.append(f"  {l['name']:<20}{(l.get('op') or ''):<18}{l['macs']:>10,}{l['count']:>14,.0f}"
-                    f"{100 * l['share']:>7.1f}%{_fmt(l['count_per_mac'], 2):>9}")
+                    f"{100 * l['share']:>7.1f}%{_fmt(l['count_per_mac'], 2):>9}  {l.get('kernel') or '-'}")
     if sec["denoise"]:
         rows += ["", "denoising (from device outputs; SNR improvement = SNR out - SNR in)",
                  f"  {'input SNR':<11}{'windows':>8}{'SNR in':>9}{'SNR out':>9}{'improve':>9}{'RMSE mV':>9}{'PRD %':>8}"]
@@ -176,12 +176,17 @@ def run_markdown(run: dict) -> str:
         lines += ["", f"Metrics from the device's outputs equal those from the integer reference's: "
                       f"**{'yes' if run['metrics_equal_reference'] else 'NO'}**."]
     lines += ["", "## Per layer (median per window)", "",
-              f"| # | layer | op | MACs | {unit} | share | per MAC |", "|---:|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {l['index']} | {l['name']} | {l.get('op') or ''} | {l['macs']:,} | {_fmt(l['count'], 0)} | "
-              f"{100 * l['share']:.1f}% | {_fmt(l['count_per_mac'], 2)} |" for l in run["layers"]]
+              f"| # | layer | op | kernel | MACs | {unit} | share | per MAC |", "|---:|---|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {l['index']} | {l['name']} | {l.get('op') or ''} | {l.get('kernel') or '-'} | {l['macs']:,} | "
+              f"{_fmt(l['count'], 0)} | {100 * l['share']:.1f}% | {_fmt(l['count_per_mac'], 2)} |"
+              for l in run["layers"]]
     if run["mismatched_windows"]:
         lines += ["", f"Windows not bit-exact (first 20): {run['mismatched_windows'][:20]}"]
-    lines += ["", "![latency](latency_hist.png)", "", "![layers](layers.png)", ""]
+    lines += ["", "## Instructions per layer" if unit == "instructions" else f"## {unit.capitalize()} per layer",
+              "", "![layers](layers.png)", ""]
+    if (run.get("arena") or {}).get("png"):
+        lines += ["## Arena plan", "", f"{run['arena']['bytes']:,} B arena; each buffer's bytes (rows) over the "
+                  "steps it is live (columns).", "", f"![arena plan]({run['arena']['png']})", ""]
     if (run.get("example") or {}).get("png"):
         lines += [f"![denoised example]({run['example']['png']})", ""]
     return "\n".join(lines)
@@ -210,13 +215,17 @@ def plot_denoise_example(example: dict, path: Path, board: str) -> None:
 
 
 def write_run_report(run: dict, result: EvalResult, out_dir, example: dict | None = None) -> dict[str, Path]:
-    """run.json, report.md, latency_hist.png, layers.png (+ denoise_example.png) in out_dir."""
+    """run.json, report.md, layers.png (+ arena.png, denoise_example.png) in out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "run.json", "markdown": out / "report.md",
-             "latency_png": out / "latency_hist.png", "layers_png": out / "layers.png"}
-    plot_latency(result, paths["latency_png"])
+    paths = {"json": out / "run.json", "markdown": out / "report.md", "layers_png": out / "layers.png"}
     plot_layers(result, paths["layers_png"])
+    plan = (run.get("compile") or {}).get("arena_plan")
+    if plan:
+        from ..compiler.arena_plot import plot_arena
+        paths["arena_png"] = out / "arena.png"
+        plot_arena(plan, run["compile"]["arena_bytes"], paths["arena_png"], title=run["model_name"])
+        run["arena"] = {"png": paths["arena_png"].name, "bytes": run["compile"]["arena_bytes"]}
     if example is not None:
         paths["example_png"] = out / "denoise_example.png"
         plot_denoise_example(example, paths["example_png"], run["board"])

@@ -23,7 +23,7 @@ from .workload import Workload, snr_key
 
 def onnx_dequant(int_model) -> Callable:
     """dequant(which, q) for an ``edgekit.quant.runners.IntModel``."""
-    from ..model.acdae import INPUT_SCALE
+    from ..model.config import INPUT_SCALE
 
     names = {"denoised": int_model.den_name, "logits": int_model.logit_name}
 

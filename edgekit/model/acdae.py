@@ -12,60 +12,14 @@ output quantizer, so the integer model folds it into one requantize.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import INPUT_SCALE, ACDAEConfig  # noqa: F401  (re-exported; torch-free)
 from .fakequant import ActQuant, fake_quant_bias, fake_quant_weight, weight_scale
 
-INPUT_SCALE = 1.0 / 128.0  # int8 input q means q/128 in model units
 GATE_QPARAMS = (1.0 / 256.0, -128)  # sigmoid output in [0, 1) with 256 steps
-
-
-@dataclass
-class ACDAEConfig:
-    in_channels: int = 2
-    window: int = 1024
-    # 6 levels: each of the 16 bottleneck samples sees 1 + 14 * 63 = 883 input samples (2.45 s) of
-    # the 2.84 s window; 4 levels scored ~0.8 dB lower at 0 dB (512-sample windows). Levels 1-4 stay
-    # narrow: their outputs are the skips that are alive together and set the arena (twice the
-    # 13.9 KB of the 512-sample model).
-    widths: tuple[int, ...] = (16, 32, 40, 40, 64, 64)
-    kernel: int = 15
-    strides: tuple[int, ...] = (2, 2, 2, 2, 2, 2)
-    dec_kernel: int = 16
-    eca_kernel: int = 3
-    head_hidden: int = 16
-    n_classes: int = 2
-    leaky_slope: float = 0.125  # 1/8: the negative multiplier stays well inside int32 range
-    # the input is the outermost skip: the decoder learns the correction. Without it (--no-residual)
-    # int8 gained ~0.2 dB at 0 dB but clean windows lost ~1 dB (README, "Without the input skip")
-    residual: bool = True
-    refine: int = 0  # extra stride-1 Conv1d + LeakyReLU per level (encoder, and decoder after the skip)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ACDAEConfig":
-        d = dict(d)
-        d["widths"], d["strides"] = tuple(d["widths"]), tuple(d["strides"])
-        return cls(**d)
-
-    def check(self) -> None:
-        if len(self.widths) != len(self.strides):
-            raise ValueError(f"widths {self.widths} and strides {self.strides} need one entry per level")
-        total = 1
-        for s in self.strides:
-            total *= s
-        if self.window % total:
-            raise ValueError(f"window {self.window} must be divisible by the product of strides {total}")
-        if self.kernel % 2 == 0:
-            raise ValueError(f"kernel {self.kernel} must be odd (the encoder pads (k-1)/2 on each side)")
-        if self.refine < 0:
-            raise ValueError(f"refine {self.refine} must be >= 0")
 
 
 def transpose_padding(kernel: int, stride: int) -> tuple[int, int]:

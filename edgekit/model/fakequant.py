@@ -5,7 +5,7 @@ with EMA ranges (or, with `learn_ranges`, ranges learned by gradient as in LSQ) 
 before the end of training. Biases: int32 at scale
 s_in * s_w. Gradients are straight-through (zero where an activation saturates).
 
-The forward pass rounds exactly as the integer reference does (`quant.arithmetic`):
+The forward pass rounds exactly as the integer reference does (`ir.arithmetic`):
 activations half up (torch's fake_quantize ops round half to even and multiply by a
 float32 1/scale), and the integer weights, biases and scales are computed once, in float32,
 by the same functions the exporter calls. Run in float64 (`model.double()`), a QAT model

@@ -5,10 +5,11 @@ QAT draws a share of its windows (`qat_high_snr_fraction`, default 0.25) from th
 training SNR range (12-24 dB for the default -6..24). Drawing like the float phase (0), the int8
 model lost up to 0.93 dB to float at 24 dB input: a nearly clean window needs small, exact
 corrections, and int8 activations are coarse next to them. With a quarter of the QAT windows at
-12-24 dB and 8 QAT epochs every noise and SNR stays within 0.5 dB of float. README, "int8 vs float".
+12-24 dB and 8 QAT epochs every noise and SNR stays within 0.5 dB of float (docs/experiments.md,
+"Which windows QAT trains on").
 With `learn_ranges` QAT trains the activation ranges by gradient (LSQ) after the calibration: it
 narrows the int8 loss at 0 dB and at high SNR but clips the loudest (-6 dB) windows; off by default
-(README, "Learned activation ranges").
+(docs/experiments.md, "Learned activation ranges").
 
 Windows are drawn afresh every epoch (new records offsets, noise segments, kinds and SNRs),
 which is cheap (the data layer mixes > 20k windows/s) and works as augmentation. Epoch i of each
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,40 +29,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .acdae import ACDAE, ACDAEConfig
+from .config import LEARN_RANGES_IN, TrainConfig  # noqa: F401  (re-exported)
+from .checkpoint import CheckpointError, load_checkpoint
 from .fakequant import freeze_ranges, learn_ranges, range_tensors, set_qat
-
-
-@dataclass
-class TrainConfig:
-    float_epochs: int = 18
-    qat_epochs: int = 8  # 4 left int8 0.61 dB from float at 24 dB, 12 lowered onnxruntime agreement (README)
-    freeze_epochs: int = 1  # last QAT epochs run with frozen activation ranges
-    windows_per_epoch: int = 40_000  # x 1024 samples: the 80k x 512 of the 512-sample model
-    batch: int = 64
-    lr: float = 2e-3
-    qat_lr: float = 2e-4
-    af_weight: float = 0.3  # weight of the AF cross-entropy next to the denoising MSE
-    af_min_snr_db: float = 6.0  # AF is learned only where the rhythm is still visible
-    # input SNRs drawn (uniformly) for the training windows; -6..12 raised 0 dB in short runs but
-    # not after full training, and cost 7 dB at 24 dB (README, Results)
-    snr_range: tuple[float, float] = (-6.0, 24.0)
-    weight_decay: float = 0.0  # decoupled (AdamW); 0 = plain Adam
-    # share of each QAT epoch's windows drawn at high_snr_range(snr_range): keeps int8 near float on
-    # nearly clean windows (0 left a 0.93 dB gap at 24 dB; README, "int8 vs float")
-    qat_high_snr_fraction: float = 0.25
-    # QAT learns the activation ranges by gradient (LSQ) after the EMA calibration, instead of
-    # tracking each batch's min/max
-    learn_ranges: bool = False
-    # which ranges learn_ranges trains: "all", or "decoder" (ACDAE.DECODER; the encoder, ECA and
-    # head keep EMA ranges)
-    learn_ranges_in: str = "all"
-    seed: int = 0
-    threads: int = 2
-    model: dict = field(default_factory=lambda: ACDAEConfig().to_dict())
-    augment: dict = field(default_factory=dict)  # data.augment.Augment fields; {} = none
-
-
-LEARN_RANGES_IN = ("all", "decoder")
 
 
 def _learn_ranges(model: ACDAE, cfg: TrainConfig) -> None:
@@ -94,6 +63,9 @@ def loss_fn(model, noisy, target, af, class_weight, af_weight):
     return log_mse + af_weight * ce, mse.detach(), ce.detach()
 
 
+_CHECKPOINT_KEYS = ("model", "opt", "epoch", "qat", "history_json", "plan_len", "torch_rng")
+
+
 def _epoch_plan(cfg: TrainConfig):
     plan = [("float", i) for i in range(cfg.float_epochs)] + [("qat", i) for i in range(cfg.qat_epochs)]
     return plan
@@ -120,16 +92,17 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
     start, history = 0, []
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = load_checkpoint(ckpt, _CHECKPOINT_KEYS)  # weights_only: a planted pickle is refused
         if state["plan_len"] != len(plan):
-            raise ValueError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
+            raise CheckpointError(f"{ckpt} was written with another epoch plan; delete it or drop --resume")
         if state["qat"]:
             set_qat(model, True)
             _learn_ranges(model, cfg)
         model.load_state_dict(state["model"])
         opt = _optimizer(model, cfg, cfg.lr)
         opt.load_state_dict(state["opt"])
-        start, history = state["epoch"] + 1, state["history"]
+        start, history = int(state["epoch"]) + 1, json.loads(state["history_json"])
+        torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {ckpt} after epoch {start}/{len(plan)}")
     for epoch in range(start, len(plan)):
         phase, i = plan[epoch]
@@ -154,8 +127,10 @@ def train(cfg: TrainConfig, draw_windows: Callable[..., object], out_dir: str | 
             row.update({f"val_{k}": v for k, v in _run_epoch(model, None, val_windows, cfg, "val", False).items()})
         history.append(row)
         log(json.dumps(row))
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": model.qat,
-                    "history": history, "plan_len": len(plan)}, ckpt)
+        # tensors, numbers and strings only, so that resuming needs no unpickling (load_checkpoint)
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch, "qat": bool(model.qat),
+                    "history_json": json.dumps(history), "plan_len": len(plan),
+                    "torch_rng": torch.get_rng_state()}, ckpt)
     if not model.qat:  # a float-only run still ends as a quantizable model
         if on_float_done is not None:
             on_float_done(model)

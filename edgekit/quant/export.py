@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..model.acdae import ACDAE, ECA, QConv, QDense
 from ..model.fakequant import ActQuant, quantize_bias, quantize_weight
-from .format import FORMAT_NAME, FORMAT_VERSION
+from ..ir.format import FORMAT_NAME, FORMAT_VERSION
 
 OPSET = 17
 
@@ -170,6 +170,7 @@ def export_model(model: ACDAE, out_dir: str | Path, name: str = "acdae", extra: 
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "name": name,
+        "task": "ecg",   # run.py scores ECG denoising and AF for this task; validate.py takes any model
         "onnx": "model.onnx",
         "onnx_sha256": hashlib.sha256(data).hexdigest(),
         "config": model.config.to_dict(),

@@ -97,7 +97,7 @@ ECA (k={cfg['eca_kernel']}) after each encoder level, ConvTranspose decoder (ker
 additive skips{' and the input as the outermost skip' if cfg.get('residual') else ''}{_refine(cfg)}, classifier head
 GAP -> {cfg['head_hidden']} -> 2. LeakyReLU slope {cfg['leaky_slope']}.
 **Quantization.** int8 per-channel symmetric weights, per-tensor asymmetric activations, int32 biases,
-one half-up rounding per requantize (see `edgekit/quant/arithmetic.py`). Files: `model.onnx` (QDQ, opset 17),
+one half-up rounding per requantize (see `edgekit/ir/arithmetic.py`). Files: `model.onnx` (QDQ, opset 17),
 `model.json` (sidecar), `float.pt` / `qat.pt` (torch weights for evaluation).
 
 ## Data

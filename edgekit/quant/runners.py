@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 from ..model.acdae import ACDAE, ACDAEConfig, INPUT_SCALE
+from ..model.checkpoint import load_torch_file
 from ..model.fakequant import freeze_ranges, set_qat
-from . import reference
-from .format import read_sidecar
-from .onnx_import import load_intgraph
+from ..ir.format import read_sidecar
+from ..ir.intmodel import IntModel  # noqa: F401  (re-exported; torch-free)
 
 
 def load_torch(model_dir: str | Path, which: str) -> ACDAE:
@@ -34,7 +34,7 @@ def load_torch(model_dir: str | Path, which: str) -> ACDAE:
     path = model_dir / f"{which}.pt"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: scripts/train.py writes float.pt and qat.pt next to model.onnx")
-    model.load_state_dict(torch.load(path, weights_only=True))
+    model.load_state_dict(load_torch_file(path, f"{which} weights"))
     return (model.double() if which == "qat" else model).eval()
 
 
@@ -53,23 +53,6 @@ def run_torch(model: ACDAE, x: np.ndarray, batch: int = 512):
             lq.append(torch.round(l / ls).numpy().astype(np.int64) + int(lz))
     ints = (np.concatenate(dq).astype(np.int8), np.concatenate(lq).astype(np.int8)) if model.qat else None
     return np.concatenate(dens), np.concatenate(logits), ints
-
-
-class IntModel:
-    """The integer reference on the frozen ONNX model, with dequantized views."""
-
-    def __init__(self, onnx_path: str | Path):
-        self.graph = load_intgraph(onnx_path)
-        self.den_name, self.logit_name = self.graph.outputs[:2]
-
-    def dequant(self, name, q):
-        t = self.graph.tensors[name]
-        return (q.astype(np.float64) - t.zero_point) * t.scale
-
-    def __call__(self, x: np.ndarray):
-        out = reference.run(self.graph, x)
-        d, l = out[self.den_name], out[self.logit_name]
-        return self.dequant(self.den_name, d) / INPUT_SCALE, self.dequant(self.logit_name, l), (d, l)
 
 
 def run_onnxruntime(onnx_path: str | Path, x: np.ndarray):

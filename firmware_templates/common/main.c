@@ -1,13 +1,14 @@
 /* edgekit device firmware: a framed binary protocol around edgekit_model_run().
  *
- * Frame (both directions), little-endian:
- *   0xA5 0x5A | type u8 | seq u8 | len u16 | payload[len] | crc32 u32
+ * Frame (both directions), little-endian (protocol version 2):
+ *   0xA5 0x5A | type u8 | seq u8 | len u32 | payload[len] | crc32 u32
  * crc32 = CRC-32/ISO-HDLC (zlib.crc32) over type, seq, len and payload.
  * Replies echo the request's seq. Any frame the device cannot accept gets an
  * ERROR frame; the parser then hunts for the next sync, so it never hangs on
  * bad input (a truncated frame is completed by the next bytes and fails its
  * CRC; the host can always flush it with max_request + 10 zero bytes).
- * The Python twin of this spec is edgekit/harness/protocol.py.
+ * The Python twin of this spec is edgekit/harness/protocol.py; the sizes are in
+ * edgekit/firmware/protocol_limits.py.
  */
 #include <stdint.h>
 #include <string.h>
@@ -16,17 +17,37 @@
 
 #define SYNC0 0xA5u
 #define SYNC1 0x5Au
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 
 enum { T_HELLO = 0x01, T_INFER = 0x02, T_HELLO_R = 0x81, T_INFER_R = 0x82, T_ERROR = 0x7F };
 enum { E_BAD_CRC = 1, E_BAD_LENGTH = 2, E_UNKNOWN_TYPE = 3, E_MODEL = 4, E_FAULT = 5 };
 
-/* The largest request is an infer window; nothing longer is ever buffered. */
-#define MAX_REQUEST EDGEKIT_INPUT_BYTES
+/* A compiled model of any inputs and outputs (model.h's EDGEKIT_WIRE_* macros): the request
+ * carries all inputs back to back, the reply output 0 (the "denoised" slot) and then the
+ * other outputs back to back (the "logits" slot). A hand-written model.h without them
+ * (test stubs) has one input, "denoised" and "logits". */
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+#define IN_BYTES EDGEKIT_WIRE_INPUT_BYTES
+#define IN_CHANNELS EDGEKIT_WIRE_INPUT_CHANNELS
+#define IN_LENGTH EDGEKIT_WIRE_INPUT_LENGTH
+#define OUT0_BYTES EDGEKIT_WIRE_OUTPUT0_BYTES
+#define OUT1_BYTES EDGEKIT_WIRE_OTHER_OUTPUTS_BYTES
+#else
+#define IN_BYTES EDGEKIT_INPUT_BYTES
+#define IN_CHANNELS EDGEKIT_INPUT_CHANNELS
+#define IN_LENGTH EDGEKIT_INPUT_LENGTH
+#define OUT0_BYTES EDGEKIT_DENOISED_BYTES
+#define OUT1_BYTES EDGEKIT_LOGITS_BYTES
+#endif
 
-static int8_t g_input[EDGEKIT_INPUT_BYTES] __attribute__((aligned(8)));
-static int8_t g_denoised[EDGEKIT_DENOISED_BYTES] __attribute__((aligned(8)));
-static int8_t g_logits[EDGEKIT_LOGITS_BYTES] __attribute__((aligned(8)));
+/* The largest request is an infer window; nothing longer is ever buffered:
+ * a header announcing more is rejected before a payload byte is stored. */
+#define MAX_REQUEST IN_BYTES
+
+static int8_t g_input[IN_BYTES] __attribute__((aligned(8)));
+_Static_assert(MAX_REQUEST <= sizeof g_input, "a request must fit the input buffer");
+static int8_t g_denoised[OUT0_BYTES] __attribute__((aligned(8)));
+static int8_t g_logits[OUT1_BYTES > 0 ? OUT1_BYTES : 1] __attribute__((aligned(8)));
 static uint8_t g_arena[EDGEKIT_ARENA_BYTES] __attribute__((aligned(8)));
 static uint64_t g_layer_end[EDGEKIT_NUM_LAYERS]; /* raw counter when layer i ended */
 
@@ -65,14 +86,14 @@ static void tx_str(const char *s) /* u8 length + bytes, cut at 255 */
     tx_byte((uint8_t)n);
     tx_bytes(s, n);
 }
-static void tx_begin(uint8_t type, uint8_t seq, uint16_t len)
+static void tx_begin(uint8_t type, uint8_t seq, uint32_t len)
 {
     port_uart_putc(SYNC0);
     port_uart_putc(SYNC1);
     tx_crc = 0xFFFFFFFFu;
     tx_byte(type);
     tx_byte(seq);
-    tx_u16(len);
+    tx_u32(len);
 }
 static void tx_end(void)
 {
@@ -98,16 +119,47 @@ void edgekit_fault(uint32_t cause)
 }
 
 /* ---- requests */
-static uint16_t hello_length(void)
+static uint32_t hello_length(void)
 {
-    uint32_t n = 2 + 4 + 5 * 2 + 4 + 4 + 2 + 2 + 16;
-    n += 1 + strlen(EDGEKIT_MODEL_NAME) + 1 + strlen(EDGEKIT_BOARD_NAME);
+    uint32_t n = 2 + 4 + 9 * 4 + 16;
+    uint32_t m = (uint32_t)strlen(EDGEKIT_MODEL_NAME), b = (uint32_t)strlen(EDGEKIT_BOARD_NAME);
+    n += 1 + (m > 255u ? 255u : m) + 1 + (b > 255u ? 255u : b);
     for (int i = 0; i < EDGEKIT_NUM_LAYERS; i++) {
         uint32_t s = (uint32_t)strlen(edgekit_layer_names[i]);
         n += 1 + (s > 255u ? 255u : s) + 4;
     }
-    return (uint16_t)n;
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    n += 2;
+    for (int i = 0; i < EDGEKIT_NUM_INPUTS + EDGEKIT_NUM_OUTPUTS; i++) {
+        const edgekit_io_t *io = i < EDGEKIT_NUM_INPUTS ? &edgekit_inputs[i] : &edgekit_outputs[i - EDGEKIT_NUM_INPUTS];
+        uint32_t s = (uint32_t)strlen(io->name);
+        n += 1 + (s > 255u ? 255u : s) + 1 + 1 + 4 * io->dims + 4 + 4;
+    }
+#endif
+    return n;
 }
+
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+/* The I/O table after the layers: u8 inputs, u8 outputs, then per tensor (inputs first):
+ * name (u8 length + bytes), dtype u8 (0 = int8), dims u8, dims x u32 shape, scale f32,
+ * zero point i32. */
+static void tx_io_table(void)
+{
+    tx_byte((uint8_t)EDGEKIT_NUM_INPUTS);
+    tx_byte((uint8_t)EDGEKIT_NUM_OUTPUTS);
+    for (int i = 0; i < EDGEKIT_NUM_INPUTS + EDGEKIT_NUM_OUTPUTS; i++) {
+        const edgekit_io_t *io = i < EDGEKIT_NUM_INPUTS ? &edgekit_inputs[i] : &edgekit_outputs[i - EDGEKIT_NUM_INPUTS];
+        uint32_t bits;
+        tx_str(io->name);
+        tx_byte(0u);
+        tx_byte((uint8_t)io->dims);
+        for (uint32_t d = 0; d < io->dims; d++) tx_u32(io->shape[d]);
+        memcpy(&bits, &io->scale, sizeof bits);
+        tx_u32(bits);
+        tx_u32((uint32_t)io->zero_point);
+    }
+}
+#endif
 
 static void do_hello(uint8_t seq)
 {
@@ -116,15 +168,15 @@ static void do_hello(uint8_t seq)
     tx_byte(PROTOCOL_VERSION);
     tx_byte(EDGEKIT_COUNTER_KIND);
     tx_u32(EDGEKIT_CLOCK_HZ);
-    tx_u16(EDGEKIT_INPUT_CHANNELS);
-    tx_u16(EDGEKIT_INPUT_LENGTH);
-    tx_u16(EDGEKIT_INPUT_BYTES);
-    tx_u16(EDGEKIT_DENOISED_BYTES);
-    tx_u16(EDGEKIT_LOGITS_BYTES);
+    tx_u32(IN_CHANNELS);
+    tx_u32(IN_LENGTH);
+    tx_u32(IN_BYTES);
+    tx_u32(OUT0_BYTES);
+    tx_u32(OUT1_BYTES);
     tx_u32(EDGEKIT_ARENA_BYTES);
     tx_u32(EDGEKIT_TOTAL_MACS);
-    tx_u16(EDGEKIT_NUM_LAYERS);
-    tx_u16(MAX_REQUEST);
+    tx_u32(EDGEKIT_NUM_LAYERS);
+    tx_u32(MAX_REQUEST);
     tx_bytes(hash, 16);
     tx_str(EDGEKIT_MODEL_NAME);
     tx_str(EDGEKIT_BOARD_NAME);
@@ -132,6 +184,9 @@ static void do_hello(uint8_t seq)
         tx_str(edgekit_layer_names[i]);
         tx_u32(edgekit_layer_macs[i]);
     }
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    tx_io_table();
+#endif
     tx_end();
 }
 
@@ -152,18 +207,37 @@ static void layer_hook(int index)
 static void do_infer(uint8_t seq)
 {
     memset(g_layer_end, 0, sizeof g_layer_end); /* before t0: not part of layer 0 */
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    const int8_t *ins[EDGEKIT_NUM_INPUTS];
+    int8_t *outs[EDGEKIT_NUM_OUTPUTS];
+    uint32_t off = 0;
+    for (int i = 0; i < EDGEKIT_NUM_INPUTS; i++) {
+        ins[i] = g_input + off;
+        off += edgekit_inputs[i].bytes;
+    }
+    outs[0] = g_denoised;
+    off = 0;
+    for (int i = 1; i < EDGEKIT_NUM_OUTPUTS; i++) {
+        outs[i] = g_logits + off;
+        off += edgekit_outputs[i].bytes;
+    }
+#endif
     port_counter_restart();
     uint64_t t0 = port_counter_now();
+#ifdef EDGEKIT_WIRE_INPUT_BYTES
+    int32_t rc = edgekit_model_run_io(ins, outs, g_arena);
+#else
     int32_t rc = edgekit_model_run(g_input, g_denoised, g_logits, g_arena);
+#endif
     uint64_t t1 = port_counter_now();
     if (rc != 0) {
         send_error(E_MODEL, T_INFER, seq, rc);
         return;
     }
     tx_begin(T_INFER_R, seq,
-             (uint16_t)(4 + 2 + 4 * EDGEKIT_NUM_LAYERS + EDGEKIT_DENOISED_BYTES + EDGEKIT_LOGITS_BYTES));
+             (uint32_t)(4 + 4 + 4 * EDGEKIT_NUM_LAYERS + OUT0_BYTES + OUT1_BYTES));
     tx_u32(to_count(t1 - t0));
-    tx_u16(EDGEKIT_NUM_LAYERS);
+    tx_u32(EDGEKIT_NUM_LAYERS);
     /* Layer i = end(i) - end(i-1), both rounded from t0, so rounding never accumulates.
      * A hook that was never called (end still 0) or came out of order gives 0. */
     uint32_t prev = 0;
@@ -172,8 +246,8 @@ static void do_infer(uint8_t seq)
         tx_u32(end >= prev ? end - prev : 0);
         if (end > prev) prev = end;
     }
-    tx_bytes(g_denoised, EDGEKIT_DENOISED_BYTES);
-    tx_bytes(g_logits, EDGEKIT_LOGITS_BYTES);
+    tx_bytes(g_denoised, OUT0_BYTES);
+    tx_bytes(g_logits, OUT1_BYTES);
     tx_end();
 }
 
@@ -193,7 +267,7 @@ int main(void)
     edgekit_layer_hook = layer_hook;
 
     for (;;) {
-        uint8_t b, type, seq, lo, hi;
+        uint8_t b, type, seq;
         RX(b);
         if (b != SYNC0) continue;
         do RX(b); while (b == SYNC0); /* A5 A5 5A is still a sync */
@@ -202,15 +276,18 @@ int main(void)
         uint32_t crc = 0xFFFFFFFFu;
         RX(type); crc = crc_update(crc, type);
         RX(seq);  crc = crc_update(crc, seq);
-        RX(lo);   crc = crc_update(crc, lo);
-        RX(hi);   crc = crc_update(crc, hi);
-        uint16_t len = (uint16_t)(lo | (hi << 8));
+        uint32_t len = 0;
+        for (int i = 0; i < 4; i++) {
+            RX(b);
+            crc = crc_update(crc, b);
+            len |= (uint32_t)b << (8 * i);
+        }
         if (len > MAX_REQUEST) { /* reject at once, resume hunting */
-            send_error(E_BAD_LENGTH, type, seq, len);
+            send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             continue;
         }
         uint8_t *dst = (uint8_t *)g_input;
-        for (uint16_t i = 0; i < len; i++) {
+        for (uint32_t i = 0; i < len; i++) {
             RX(dst[i]);
             crc = crc_update(crc, dst[i]);
         }
@@ -220,17 +297,17 @@ int main(void)
             got |= (uint32_t)b << (8 * i);
         }
         if (got != ~crc) {
-            send_error(E_BAD_CRC, type, seq, len);
+            send_error(E_BAD_CRC, type, seq, (int32_t)len);
             continue;
         }
         if (type == T_HELLO) {
-            if (len != 0) send_error(E_BAD_LENGTH, type, seq, len);
+            if (len != 0) send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             else do_hello(seq);
         } else if (type == T_INFER) {
-            if (len != EDGEKIT_INPUT_BYTES) send_error(E_BAD_LENGTH, type, seq, len);
+            if (len != IN_BYTES) send_error(E_BAD_LENGTH, type, seq, (int32_t)len);
             else do_infer(seq);
         } else {
-            send_error(E_UNKNOWN_TYPE, type, seq, len);
+            send_error(E_UNKNOWN_TYPE, type, seq, (int32_t)len);
         }
     }
 }

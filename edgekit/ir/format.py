@@ -10,7 +10,7 @@ SUPPORTED_VERSIONS = (1,)
 
 
 class ModelFormatError(Exception):
-    pass
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 def read_sidecar(onnx_path: str | Path) -> dict | None:
@@ -18,7 +18,12 @@ def read_sidecar(onnx_path: str | Path) -> dict | None:
     path = Path(onnx_path).with_suffix(".json")
     if not path.exists():
         return None
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFormatError(f"{path} is not valid JSON ({e}); re-export the model") from None
+    if not isinstance(meta, dict):
+        raise ModelFormatError(f"{path} is not a model sidecar (a JSON object); re-export the model")
     check_version(meta.get("format"), meta.get("version"), path)
     return meta
 

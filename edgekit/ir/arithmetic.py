@@ -58,6 +58,19 @@ def requantize(acc: np.ndarray, m0, n, zp_out: int) -> np.ndarray:
     return np.clip(y, INT8_MIN, INT8_MAX).astype(np.int8)
 
 
+def requantize_half_even(acc: np.ndarray, m0, n, zp_out: int) -> np.ndarray:
+    """As `requantize`, but an exact tie (the dropped bits are exactly one half) rounds to the
+    even neighbour, as QuantizeLinear does. Used by the averaging ops (average pools, means),
+    where a sum divided by a power of two hits exact ties often; elsewhere ties need the real
+    multiplier to be exact and are rare, and half up costs less."""
+    prod = np.asarray(acc, dtype=np.int64) * np.asarray(m0, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    q = rounding_shift(prod, n)
+    tie = (prod & ((np.int64(1) << n) - 1)) == (np.int64(1) << (n - 1))
+    q = q - (tie & (q & 1).astype(bool))
+    return np.clip(q + zp_out, INT8_MIN, INT8_MAX).astype(np.int8)
+
+
 def requantize_leaky(acc, m0_pos, n_pos, m0_neg, n_neg, zp_out: int) -> np.ndarray:
     """LeakyReLU fused into the requantize: the sign of the accumulator picks the multiplier."""
     acc = np.asarray(acc, dtype=np.int64)

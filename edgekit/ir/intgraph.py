@@ -9,7 +9,8 @@ Op kinds and their fields (`attrs` are ints/tuples, `params` numpy arrays):
 
 conv1d            x int8 (Ci, L) -> y int8 (Co, Lo)
                   params w int8 (Co, Ci, K), bias int32 (Co), m_pos/n_pos/m_neg/n_neg int32 (Co)
-                  attrs stride, pad=(left, right), x_zp, y_zp
+                  attrs stride, pad=(left, right), x_zp, y_zp, [group] (w then (Co, Ci/group, K)),
+                  [dilation]
 conv_transpose1d  params w int8 (Ci, Co, K) (ONNX layout), the rest as conv1d
                   attrs stride, pad=(begin, end), output_padding, x_zp, y_zp
 global_sum        x int8 (C, L) -> y int32 (C,) = sum_t (x - x_zp); attrs x_zp, length
@@ -22,7 +23,21 @@ mul               a int8 (C, L), b int8 (C, 1) broadcast over time -> y int8 (C,
                   y = y_zp + round((a - a_zp) * (b - b_zp) * M0 >> n); attrs a_zp, b_zp, y_zp, m, n
 add               y = y_zp + round(((a - a_zp) * ma + (b - b_zp) * mb) >> n); attrs a_zp, b_zp, y_zp, ma, mb, n
 
-m_neg/n_neg differ from m_pos/n_pos only when a LeakyReLU is fused (alpha folded into m_neg).
+                  (mb < 0 for a Sub)
+matmul            x int8 (R, I) -> y int8 (R, O): a dense on each row; w (O, I), attrs rows, x_zp, y_zp
+maxpool           x int8 (C, L) -> (C, Lo): max over K taps (padding never wins); attrs kernel, stride,
+                  pad, x_zp, y_zp, [m, n] (a requantize when the output has other parameters)
+avgpool           sum of (x - x_zp) over the window / its count (ties to even, as mean); params m, n int32 (K,): the requantize
+                  multiplier for count c at index c - 1; attrs kernel, stride, pad, count_include_pad
+mean              x int8 (C, L) -> (C, 1): requantize(sum_t (x - x_zp), m, n) (1/L folded into m, n),
+                  an exact tie rounded to even (arithmetic.requantize_half_even)
+concat            inputs along attrs axis (0 = channels, 1 = time), each requantized to the output
+                  (attrs x_zps, ms, ns; ms[i] = 0 means same scale: y = x - x_zp + y_zp)
+softmax           over the last axis: exp table (params table int32 (256,)) of xmax - x, integer
+                  divide (see edgekit/ops/softmax.py)
+transpose         x int8 (C, L) -> (L, C)
+
+m_neg/n_neg differ from m_pos/n_pos only when a LeakyReLU (or a Relu: m_neg = 0) is fused.
 """
 from __future__ import annotations
 
@@ -30,7 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OP_KINDS = ("conv1d", "conv_transpose1d", "global_sum", "dense", "lut", "mul", "add")
+
+class UnsupportedModelError(Exception):
+    """The model uses something the integer graph, its reference or the compiler cannot handle."""
+    exit_code = 2  # a usage/setup error for edgekit.cli.main_guard
 
 
 @dataclass
@@ -57,18 +75,8 @@ class Op:
     leaky_alpha: float | None = None  # for reports only; the arithmetic is in m_neg/n_neg
 
     def macs(self, tensors: dict[str, TensorInfo]) -> int:
-        out = tensors[self.outputs[0]].shape
-        if self.kind == "conv1d":
-            co, ci, k = self.params["w"].shape
-            return co * ci * k * out[1]
-        if self.kind == "conv_transpose1d":
-            ci, co, k = self.params["w"].shape
-            return ci * co * k * tensors[self.inputs[0]].shape[1]
-        if self.kind == "dense":
-            return int(self.params["w"].size)
-        if self.kind in ("mul", "add", "global_sum"):
-            return int(np.prod(tensors[self.inputs[0]].shape))
-        return 0
+        from .. import ops  # the op modules import this one
+        return int(ops.get(self.kind).macs(self, tensors))
 
 
 @dataclass
@@ -79,6 +87,16 @@ class IntGraph:
     tensors: dict[str, TensorInfo]
     ops: list[Op]  # in execution order
     meta: dict = field(default_factory=dict)
+    # view tensor -> the tensor whose bytes it reads with another shape (a layout op that moves
+    # no data, e.g. Flatten, Squeeze, a Transpose of a length-1 axis); views have no op and no buffer
+    views: dict = field(default_factory=dict)
+    api_names: dict = field(default_factory=dict)  # input/output tensor -> its name in the ONNX graph
+
+    def base(self, tensor: str) -> str:
+        """The tensor that owns the bytes of `tensor` (itself unless it is a view)."""
+        while tensor in self.views:
+            tensor = self.views[tensor]
+        return tensor
 
     def producer(self, tensor: str) -> Op | None:
         return next((op for op in self.ops if tensor in op.outputs), None)

@@ -1,0 +1,1 @@
+"""Kernel overlays: one package per kernel set, one module per op it speeds up (see ../README.md)."""

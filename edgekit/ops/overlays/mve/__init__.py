@@ -1,0 +1,1 @@
+"""Cortex-M55 Helium (MVE) micro-kernels (arm_mve.h)."""
