@@ -97,3 +97,31 @@ def test_readme_and_model_card_name_the_command_that_made_the_model():
     assert cmd.startswith("python scripts/train.py --out models/acdae")
     assert cmd in (MODEL_DIR / "MODEL_CARD.md").read_text()
     assert cmd in (MODEL_DIR.parent.parent / "README.md").read_text().replace("\n", " ")
+
+
+def test_committed_metrics_carry_denoise_v2_for_mitdb_and_cross_database_patients():
+    m = json.loads((MODEL_DIR / "metrics.json").read_text())
+    for key, n_records in (("denoise_v2", 10), ("denoise_v2_xdb", 15)):
+        d = m[key]
+        assert len(d["records"]) >= n_records
+        for form in ("float", "int"):
+            for noise in ("bw", "ma", "em", "mixed"):
+                for snr in ("-6", "0", "6", "12", "18", "24"):
+                    row = d[form][noise][snr]
+                    assert set(row) >= {"snr_imp_db", "snr_imp_pooled_db", "snr_imp_se_db", "snr_in_db"}
+                    assert abs(row["snr_in_db"] - float(snr)) < 0.1  # the mixing SNR, before the int8 scaling
+        # per patient from >= 100 windows at 0 dB mixed noise, with its standard error
+        by_record = d["by_record"]["int"]["mixed"]["0"]
+        assert sorted(by_record) == sorted(d["records"])
+        assert all(r["windows"] >= 100 and 0 < r["snr_imp_se_db"] < 0.5 for r in by_record.values())
+    d = m["denoise_v2"]
+    # guards against regressions of the committed model (issue 18's bars are 10.5 dB and -1.0 dB)
+    assert d["int"]["mixed"]["0"]["snr_imp_db"] >= 9.6
+    for noise in ("bw", "ma", "em", "mixed"):
+        for snr in d["int"][noise]:
+            gap = abs(d["int"][noise][snr]["snr_imp_db"] - d["float"][noise][snr]["snr_imp_db"])
+            assert gap <= 0.5, f"denoise_v2 int vs float at {noise} {snr} dB: {gap:.2f} dB"
+    assert 0.8 <= m["af"]["int"]["segment"]["accuracy"] <= 1.0
+    lopo = m["af"]["leave_one_patient_out"]  # the inter-patient protocol on the training AF patients
+    assert 0.0 <= lopo["sensitivity"] <= 1.0 and 0.0 <= lopo["specificity"] <= 1.0
+    assert {"201+202", "vfdb/609", "vfdb/615"} <= set(lopo["folds"])

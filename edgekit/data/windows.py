@@ -8,7 +8,8 @@ express the clean signal in the same units (scaling.target).
 AF label of a window (af_label): 1 if at least half of its samples are AF; else -1 if at least
 half are AF or atrial flutter together (flutter-dominated or an AF/AFL mix: excluded from AF
 training and scoring); else 0. A segment (segment_windows) is -1 as soon as it contains any
-flutter, else 1 if at least half of it is AF, else 0.
+flutter, else 1 if at least half of it is AF, else 0. Windows and segments of a record without
+rhythm notes (Record.has_rhythm False) are -1.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .baseline import clean_adc
 from .mixing import check_snr, mix
 from .noise import BASE_KINDS, NOISE_KINDS, check_kind, load_noise, noise_part
 from .paths import resolve_data_dir
-from .records import WINDOW, WINDOWS_PER_SEGMENT, Record, load_record
+from .records import RHYTHM_ANNOTATED, WINDOW, WINDOWS_PER_SEGMENT, Record, database_of, load_record
 from .scaling import normalize, target
 
 CHUNK = 1024  # windows per vectorized step: small enough for its arrays to stay in cache
@@ -124,10 +125,11 @@ def _mix_kind(clean, kind: str, snr, noise_starts, parts) -> np.ndarray:
     return mix(clean, segs, kind, snr)
 
 
-def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None) -> WindowSet:
+def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, aug=None, adc=None) -> WindowSet:
     """The shared pipeline. rec_idx indexes `names`; kinds: str per window ('none' = clean);
     noise_starts: (n, 3) offsets into the noise parts of bw, ma, em; aug: per-window
-    augmentation draws (Augment.draw) or None."""
+    augmentation draws (Augment.draw) or None; adc: None, or a dict that receives the clean and
+    noisy ADC windows (int16 (n, 2, W), before the int8 scaling) as 'clean' and 'noisy'."""
     records = [load_record(data_dir, nm) for nm in names]
     n = len(rec_idx)
     kinds = np.asarray(kinds).astype(str)
@@ -135,10 +137,12 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
         noisy=np.empty((n, 2, WINDOW), np.int8), target=np.empty((n, 2, WINDOW), np.float32),
         shift=np.empty((n, 2), np.int32), mean=np.empty((n, 2), np.int32),
     )
+    if adc is not None:
+        adc["clean"], adc["noisy"] = np.empty((n, 2, WINDOW), np.int16), np.empty((n, 2, WINDOW), np.int16)
     af = np.zeros(n, np.int8)
     for r in np.unique(rec_idx):
         sel = np.flatnonzero(rec_idx == r)
-        af[sel] = af_label(*_rhythm_counts(records[r], starts[sel], WINDOW), WINDOW)
+        af[sel] = af_label(*_rhythm_counts(records[r], starts[sel], WINDOW), WINDOW) if records[r].has_rhythm else -1
 
     # Work in (kind, record) order so every gather and mix is on a contiguous slice; results
     # go back to the drawn order when stored.
@@ -165,6 +169,8 @@ def _build(data_dir, names, rec_idx, starts, kinds, snr, noise_starts, parts, au
                 q, mean, shift = normalize(noisy)
                 out["noisy"][pos], out["mean"][pos], out["shift"][pos] = q, mean, shift
                 out["target"][pos] = target(clean, shift)
+                if adc is not None:
+                    adc["clean"][pos], adc["noisy"][pos] = clean, noisy
                 bar.update(len(pos))
 
     return WindowSet(
@@ -195,18 +201,40 @@ def _noise_plan(rng, data_dir, n, noise_kinds, snr_range, part):
     return kinds, snr, parts, _noise_offsets(rng, parts, n, WINDOW)
 
 
+def rhythm_share_weights(records, share: float | None) -> np.ndarray | None:
+    """Record probabilities that give the rhythm-annotated patients (mitdb, vfdb: RHYTHM_ANNOTATED)
+    `share` of the windows and the denoising-only ones (qtdb, svdb) the rest, uniform per patient
+    within each; None (or only one kind of patient present): uniform over all records."""
+    if share is None:
+        return None
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"rhythm share {share:g} must be a fraction in (0, 1)")
+    rhythm = np.array([database_of(r) in RHYTHM_ANNOTATED for r in records])
+    if rhythm.all() or not rhythm.any():
+        return None
+    return np.where(rhythm, share / rhythm.sum(), (1.0 - share) / (~rhythm).sum())
+
+
 def sample_training_windows(data_dir, records, n, seed, noise_kinds=NOISE_KINDS,
-                            snr_range=(-6, 24), part="train", augment: Augment | None = None) -> WindowSet:
-    """`n` random windows: uniform record, start, noise kind, SNR in `snr_range` and noise
-    offset inside the noise `part`, the clean ECG augmented by `augment` (see augment.py).
-    Deterministic for a seed; without augmentation the draws are those of earlier versions."""
+                            snr_range=(-6, 24), part="train", augment: Augment | None = None,
+                            weights=None) -> WindowSet:
+    """`n` random windows: record (uniform, or drawn with probabilities `weights`), start, noise
+    kind, SNR in `snr_range` and noise offset inside the noise `part`, the clean ECG augmented by
+    `augment` (see augment.py). Deterministic for a seed; without augmentation and weights the
+    draws are those of earlier versions."""
     data_dir = resolve_data_dir(data_dir)
     records = [str(r) for r in records]
     noise_kinds = [check_kind(k) for k in noise_kinds]
     lo, hi = check_snr(snr_range)
     rng = np.random.default_rng(seed)
     lengths = np.array([load_record(data_dir, r).n_samples for r in records])
-    rec_idx = rng.integers(len(records), size=n)
+    if weights is None:
+        rec_idx = rng.integers(len(records), size=n)
+    else:
+        w = np.asarray(weights, np.float64)
+        if w.shape != (len(records),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights need one non-negative value per record ({len(records)}), not all zero")
+        rec_idx = rng.choice(len(records), size=n, p=w / w.sum())
     u = rng.random(n)
     kinds, snr, parts, noise_starts = _noise_plan(rng, data_dir, n, noise_kinds, (lo, hi), part)
     aug = augment.draw(rng, n) if augment is not None and augment.active else None
@@ -252,9 +280,10 @@ def _kind_and_snr(noise_kind, snr_db, n):
 
 
 def evaluation_windows(data_dir, records, noise_kind, snr_db, per_record=64, seed=0,
-                       part="test") -> WindowSet:
+                       part="test", adc: dict | None = None) -> WindowSet:
     """`per_record` non-overlapping windows evenly spaced through each record, noise from the
-    test part (noise_kind=None: clean). Deterministic."""
+    test part (noise_kind=None: clean). Deterministic. adc: a dict that receives the clean and
+    noisy ADC windows before the int8 scaling (keys 'clean', 'noisy'), for metrics in ADC counts."""
     data_dir = resolve_data_dir(data_dir)
     records = [str(r) for r in records]
     rec_idx, starts = [], []
@@ -268,7 +297,7 @@ def evaluation_windows(data_dir, records, noise_kind, snr_db, per_record=64, see
     kinds, snr = _kind_and_snr(noise_kind, snr_db, len(starts))
     parts = _noise_parts(data_dir, [] if noise_kind is None else [noise_kind], part)
     noise_starts = _noise_offsets(np.random.default_rng(seed), parts, len(starts), WINDOW)
-    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts)
+    return _build(data_dir, records, rec_idx, starts, kinds, snr, noise_starts, parts, adc=adc)
 
 
 def segment_windows(data_dir, records, windows_per_segment=WINDOWS_PER_SEGMENT, noise_kind=None, snr_db=None,
@@ -303,5 +332,5 @@ def segment_windows(data_dir, records, windows_per_segment=WINDOWS_PER_SEGMENT, 
     for r in np.unique(seg_rec):
         sel = np.flatnonzero(seg_rec == r)
         n_af, n_afl = _rhythm_counts(load_record(data_dir, records[r]), seg_starts[sel], span)
-        label[sel] = segment_label(n_af, n_afl, span)
+        label[sel] = segment_label(n_af, n_afl, span) if load_record(data_dir, records[r]).has_rhythm else -1
     return Segments(windows, segment, label)

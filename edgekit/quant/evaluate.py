@@ -5,6 +5,9 @@ Writes the metrics the model card and the acceptance criteria quote:
   denoise_by_record.int.mixed.<snr_in> = {record: snr_imp_db}: how much the score varies by patient
   af.<model>.<window|segment> = {accuracy, sensitivity, specificity, f1}, af.cv5_accuracy
   agreement.int_vs_onnxruntime / agreement.int_vs_qat = {identical_fraction, max_lsb, argmax_agree}
+evaluate_v2 scores denoising with metrics.denoise_v2 (per window and lead, in ADC counts) on any
+records, mitdb's or the other databases'; af_leave_one_patient_out is the AF head's inter-patient
+protocol on the training patients.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from .. import metrics
-from ..data import NOISE_KINDS, evaluation_windows, segment_windows, split_records
+from ..data import NOISE_KINDS, evaluation_windows, segment_windows, split_records, to_adc
 from ..model.acdae import INPUT_SCALE
 from .runners import IntModel, load_torch, run_onnxruntime, run_torch
 
@@ -164,3 +167,72 @@ def _train_head(x, y, model, epochs, seed):
             loss_fn(head(xs[idx]), y[idx]).backward()
             opt.step()
     return lambda f: head((f - mu) / sd)
+
+
+def evaluate_v2(model_dir, data_dir, records, conds: dict, forms=("float", "int"), seed: int = 0,
+                by_record_conds=(), old_metric: bool = False) -> dict:
+    """denoise_v2 on `records`: conds maps (noise, snr) -> windows per record. Returns
+    {form: {noise: {snr: summary}}}, plus 'by_record' {form: {noise: {snr: {record: summary}}}} for the
+    conditions in by_record_conds and, with old_metric, 'old' {form: {noise: {snr: denoise_scores}}}
+    (the pooled-lead metric of evaluate()) on the same windows."""
+    model_dir = Path(model_dir)
+    run = {}
+    if "float" in forms:
+        float_model = load_torch(model_dir, "float")
+        run["float"] = lambda x: run_torch(float_model, x)[0]
+    if "int" in forms:
+        int_model = IntModel(model_dir / "model.onnx")
+        run["int"] = lambda x: int_model(x)[0]
+    out = {f: {} for f in forms}
+    by_rec = {f: {} for f in forms}
+    old = {f: {} for f in forms}
+    for (noise, snr), per_record in tqdm(conds.items(), desc="denoise_v2", unit="cond"):
+        adc = {}
+        ws = evaluation_windows(data_dir, records, noise, snr, per_record=per_record, seed=seed, adc=adc)
+        for form in forms:
+            den = run[form](ws.noisy)
+            terms = metrics.denoise_v2_terms(adc["clean"], adc["noisy"], to_adc(den, ws.mean, ws.shift))
+            out[form].setdefault(noise, {})[str(snr)] = metrics.denoise_v2_summary(terms)
+            if (noise, snr) in by_record_conds:
+                by_rec[form].setdefault(noise, {})[str(snr)] = {
+                    r: metrics.denoise_v2_summary(terms, ws.record == r) for r in records}
+            if old_metric:
+                old[form].setdefault(noise, {})[str(snr)] = metrics.denoise_scores(ws.target, ws.noisy, den, ws.shift)
+    if by_record_conds:
+        out["by_record"] = by_rec
+    if old_metric:
+        out["old"] = old
+    return out
+
+
+def af_leave_one_patient_out(model, data_dir, records, af_patients, seed=0, epochs=60) -> dict:
+    """Inter-patient AF protocol on the training patients: the encoder frozen, the classifier head
+    retrained on the segments of every patient but one AF patient, scored on that patient's
+    segments (its AF segments give the sensitivity, its other segments the specificity).
+    af_patients: lists of records of one patient each (e.g. ['201', '202'])."""
+    ws, seg, labels = segment_windows(data_dir, records, seed=seed)
+    feats = _features(model, ws.noisy)
+    seg_rec = {}
+    for s_id, r in zip(seg, ws.record):
+        seg_rec.setdefault(int(s_id), str(r))
+    seg_of_win = np.array([seg_rec[int(s)] for s in seg])
+    folds, tp, fn, tn, fp = {}, 0, 0, 0, 0
+    for patient in af_patients:
+        held = np.isin(seg_of_win, patient)
+        tr = ~held & (ws.af >= 0)
+        head = _train_head(feats[tr], torch.from_numpy(ws.af[tr].astype(np.int64)), model, epochs, seed)
+        with torch.no_grad():
+            logits = head(feats[held]).numpy()
+        sids, pred = metrics.segment_predictions(logits, seg[held])
+        y = labels[sids]
+        keep = y >= 0
+        y, pred = y[keep] == 1, pred[keep] == 1
+        row = {"af_segments": int(y.sum()), "other_segments": int((~y).sum()),
+               "sensitivity": float((pred & y).sum() / max(y.sum(), 1)),
+               "specificity": float((~pred & ~y).sum() / max((~y).sum(), 1)) if (~y).any() else None}
+        folds["+".join(patient)] = row
+        tp, fn = tp + int((pred & y).sum()), fn + int((~pred & y).sum())
+        tn, fp = tn + int((~pred & ~y).sum()), fp + int((pred & ~y).sum())
+    return {"sensitivity": tp / max(tp + fn, 1), "specificity": tn / max(tn + fp, 1), "folds": folds,
+            "protocol": "leave one AF patient out of the training patients; encoder frozen, head retrained per "
+                        "fold on all other training patients' 11.4 s segments; pooled over the held-out segments"}
